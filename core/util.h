@@ -1,0 +1,51 @@
+/* util: the few helpers every module uses.
+ *
+ * Allocation that aborts on out-of-memory (evne cannot serve half a request), a growable byte
+ * buffer, the wall clock (which tests may shift, see util_clock_set), and ISO 8601 formatting.
+ * Everything here is callable from any thread except util_clock_set, which is called once at
+ * start-up before the loop runs.
+ */
+#ifndef EVNE_UTIL_H
+#define EVNE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTIL_ABORT(...) util_abort(__FILE__, __LINE__, __VA_ARGS__)
+#define UTIL_ASSERT(c) ((c) ? (void)0 : UTIL_ABORT("assertion failed: %s", #c))
+
+_Noreturn void util_abort(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void *xmalloc(size_t n);                 /* owned; never NULL */
+void *xcalloc(size_t n, size_t size);    /* owned; never NULL */
+void *xrealloc(void *p, size_t n);       /* consumes p; owned; never NULL */
+char *xstrdup(const char *s);            /* owned copy */
+char *xasprintf(const char *fmt, ...)    /* owned */
+    __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer. data is owned by the buffer; always NUL-terminated after any append. */
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+char *buf_steal(struct buf *b);          /* owned string; the buffer is left empty */
+
+/* Seconds since the epoch, shifted by the offset set with util_clock_set (tests run the server
+ * "at" a given time). */
+int64_t util_now(void);
+void util_clock_set(int64_t now);        /* makes util_now() answer `now` at this instant */
+int64_t util_monotonic_us(void);         /* for durations only */
+
+/* "2026-11-26T21:55:01Z" into out (at least 21 bytes). */
+void util_iso8601(int64_t t, char out[21]);
+
+/* Parses a decimal integer that is the whole string; 0 on success. */
+int util_parse_i64(const char *s, int64_t *out);
+
+#endif

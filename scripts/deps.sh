@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian 12 packages evne needs to build, run and test, and only those missing.
+# Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
+set -eu
+
+build="make gcc pkg-config libuv1-dev liblua5.4-dev libsqlite3-dev node-llhttp libjansson-dev
+libsodium-dev libcurl4-openssl-dev libcsv-dev"
+test="$build libcmocka-dev lua5.1 lua-busted lua-socket lua-dkjson lua-check clang sqlite3
+python3-aiosmtpd"
+bench="$test wrk nginx-light"
+
+case "${1:-test}" in
+  build) want=$build ;;
+  test) want=$test ;;
+  bench) want=$bench ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+  esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "evne: installing missing Debian packages:$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing
