@@ -1,0 +1,32 @@
+-- thresholds.lua: how serious is a gap?
+--
+-- For every requirement, evne asks classify() about each pair of levels from 0 to 4:
+--   required  the level the requirement asks for
+--   actual    the level the employee has
+-- classify answers with the name of a class. Reports count and colour gaps by class.
+--
+-- You may change the numbers and the names below. When you save this file, evne loads it again;
+-- if something is wrong, the previous rules keep running and the admin page shows the error
+-- with its line number.
+
+local thresholds = {}
+
+-- Every class classify may answer, in the order pages show them (least serious first).
+-- A name that is not in this list is an error (this catches typing mistakes).
+thresholds.classes = { "ok", "minor", "major" }
+
+-- ctx tells which requirement is asked about (ctx.requirement_id, ctx.system_id, ctx.system,
+-- ctx.requirement), should some systems ever need other limits. This policy does not use it.
+function thresholds.classify(required, actual, ctx) -- luacheck: no unused args
+  local gap = required - actual
+
+  if gap <= 0 then
+    return "ok"      -- the employee meets the requirement, or does better
+  elseif gap == 1 then
+    return "minor"   -- one level short
+  else
+    return "major"   -- two levels or more short
+  end
+end
+
+return thresholds
