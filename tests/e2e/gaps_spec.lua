@@ -263,7 +263,7 @@ describe("gaps", function()
   end
 
   local function emp(key, name, dkey)
-    local id = srv:employee({ name = name, department_id = D[dkey], login = false })
+    local id = srv:employee({ name = name, department_id = D[dkey], login = "g" .. key })
     E[key] = id
     M.emps[id] = { name = name, dept = D[dkey], archived = false }
   end
@@ -289,10 +289,16 @@ describe("gaps", function()
     M.assigned[E[ekey]] = ids
   end
 
+  local tokens = {} -- only the employee may record a self assessment
   local function assess(ekey, source, levels)
     local byid = {}
     for rk, l in pairs(levels) do byid[R[rk]] = l end
-    srv:assess(E[ekey], source, byid)
+    local token
+    if source == "self" then
+      tokens[ekey] = tokens[ekey] or srv:login("g" .. ekey)
+      token = tokens[ekey]
+    end
+    srv:assess(E[ekey], source, byid, token)
     local latest = M.latest[E[ekey]] or {}
     for r, l in pairs(byid) do latest[r] = l end
     M.latest[E[ekey]] = latest
