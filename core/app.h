@@ -1,18 +1,36 @@
 /* app: one running evne: the database, the gap index, the rules, and the request entry point.
  *
- * app_open() opens (and migrates) the database, loads the rules, builds the gap index. The
- * request handler routes every HTTP request to its API handler. Loop thread only.
+ * app_open() opens (and migrates) the database, loads the rules, builds the gap index and
+ * tabulates every requirement's gap classes. app_handle_request() routes every HTTP request to
+ * its handler (see router.h). The struct is the composition root that the domain modules and
+ * handlers share; it is used from the loop thread only.
  */
 #ifndef EVNE_APP_H
 #define EVNE_APP_H
 
+#include <stdint.h>
+#include <uv.h>
+
 #include "http.h"
 
-struct app;
+struct db;
+struct gap_index;
+struct lh;
+
+struct app {
+    struct db *db;
+    struct gap_index *gap;
+    struct lh *rules;
+    char *rules_dir;
+    uv_loop_t *loop;          /* NULL when no loop runs (CLI tools): work then runs inline */
+    int rules_broken;         /* set when a requirement could not be classified */
+};
 
 struct app_config {
-    const char *db_path;     /* borrowed */
-    const char *rules_dir;   /* borrowed */
+    const char *db_path;      /* borrowed */
+    const char *rules_dir;    /* borrowed */
+    uv_loop_t *loop;          /* borrowed; may be NULL */
+    int create;               /* create the database file if missing */
 };
 
 /* 0 and *out (owned) on success; -1 and *err (owned) naming what is wrong. */
@@ -24,5 +42,14 @@ void app_handle_request(struct http_request *req, void *ctx);
 
 /* True when the database and the rules are usable (GET /healthz). */
 int app_healthy(struct app *a);
+
+/* Tabulates the thresholds policy for one requirement into the gap index (after it is created
+ * or renamed); logs and leaves the classes empty when the rule fails. */
+void app_tabulate(struct app *a, int64_t requirement_id);
+
+/* Runs work(arg) off the loop (uv_queue_work), then done(arg, status) on the loop. Without a
+ * loop both run at once. */
+void app_defer(struct app *a, void (*work)(void *arg), void (*done)(void *arg, int status),
+               void *arg);
 
 #endif

@@ -561,25 +561,6 @@ void gap_free(struct gap_index *x)
 
 /* --- changes ------------------------------------------------------------------------------ */
 
-/* Takes every active employee's share out, so that a change to the catalogue (a requirement or
- * system archived, say) can be made and everything recomputed. Rare: an adviser's edit. */
-static void all_out(struct gap_index *x)
-{
-    for (size_t i = 0; i < x->nemp; i++)
-        emp_out(x, &x->emps[i]);
-}
-
-static void all_in(struct gap_index *x)
-{
-    for (size_t i = 0; i < x->nemp; i++) {
-        struct emp *e = &x->emps[i];
-        if (e->present) {
-            recompute_required(x, e);
-            emp_in(x, e);
-        }
-    }
-}
-
 int gap_reload_department(struct gap_index *x, struct db *db, int64_t id)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_DEPT_ONE);
@@ -635,23 +616,80 @@ fail:
     return -1;
 }
 
-static int reload_requirements(struct gap_index *x, struct db *db, const char *sql, int64_t id)
+/* Takes every active employee's share out, so that a change to the catalogue (a requirement or
+ * system archived, say) can be made and everything recomputed. Rare: an adviser's edit. */
+static void all_out(struct gap_index *x)
+{
+    for (size_t i = 0; i < x->nemp; i++)
+        emp_out(x, &x->emps[i]);
+}
+
+static void all_in(struct gap_index *x)
+{
+    for (size_t i = 0; i < x->nemp; i++) {
+        struct emp *e = &x->emps[i];
+        if (e->present) {
+            recompute_required(x, e);
+            emp_in(x, e);
+        }
+    }
+}
+
+/* A requirement row as read, before it is applied to the index. */
+struct req_row {
+    int64_t id, system_id, position;
+    char *text;
+    int active;
+};
+
+/* Re-reads requirements (one, or all of a system) and applies them. Only a change of what counts
+ * (a requirement appearing, disappearing, archived or restored) needs every employee measured
+ * again; a new text or position does not. */
+static int reload_requirements(struct gap_index *x, struct db *db, const char *sql, int64_t id,
+                               int *affects)
 {
     sqlite3_stmt *st = db_stmt(db, sql);
     sqlite3_bind_int64(st, 1, id);
-    int rc, found = 0;
+    size_t n = 0, cap = 16;
+    struct req_row *rows = xmalloc(cap * sizeof *rows);
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        load_requirement(x, st);
-        found = 1;
+        if (n == cap)
+            rows = xrealloc(rows, (cap *= 2) * sizeof *rows);
+        rows[n++] = (struct req_row){
+            .id = sqlite3_column_int64(st, 0), .system_id = sqlite3_column_int64(st, 1),
+            .text = xstrdup(db_text(st, 2) ? db_text(st, 2) : ""),
+            .position = sqlite3_column_int64(st, 3), .active = !sqlite3_column_int(st, 4)};
     }
-    if (step_error(db, st, rc))
-        return -1;
-    if (!found && sql == SQL_REQ_ONE && (size_t)id < x->nreq) {
+    int fail = step_error(db, st, rc);
+    int was_out = *affects;
+    int gone = !fail && !n && sql == SQL_REQ_ONE && (size_t)id < x->nreq && x->reqs[id].present;
+    for (size_t i = 0; i < n; i++) {
+        const struct req *r = req_at(x, rows[i].id);
+        if (!r->present || r->active != rows[i].active || r->system_id != rows[i].system_id)
+            *affects = 1;
+    }
+    if (gone)
+        *affects = 1;
+    if (*affects && !was_out)
+        all_out(x);
+    for (size_t i = 0; i < n; i++) {
+        sys_at(x, rows[i].system_id);
+        struct req *r = req_at(x, rows[i].id);
+        free(r->text);
+        r->text = rows[i].text;
+        r->system_id = rows[i].system_id;
+        r->position = rows[i].position;
+        r->active = (uint8_t)rows[i].active;
+        r->present = 1;
+    }
+    if (gone) {
         free(x->reqs[id].text);
         x->reqs[id].text = NULL;
         x->reqs[id].present = x->reqs[id].active = 0;
     }
-    return 0;
+    free(rows);
+    return fail;
 }
 
 static void profile_clear(struct prof *p)
@@ -698,20 +736,23 @@ fail:
 
 int gap_reload_system(struct gap_index *x, struct db *db, int64_t id)
 {
-    all_out(x);
     sqlite3_stmt *st = db_stmt(db, SQL_SYS_ONE);
     sqlite3_bind_int64(st, 1, id);
+    /* The system's profiles are re-read too (archived with it, or a level deleted), so every
+     * employee is measured again: rare, an adviser's edit. */
+    int affects = 1;
+    all_out(x);
     int rc = sqlite3_step(st);
+    struct sys *s = sys_at(x, id);
     if (rc == SQLITE_ROW) {
         load_system(x, st);
     } else if (rc == SQLITE_DONE) {
-        struct sys *s = sys_at(x, id);
         free(s->name);
         *s = (struct sys){0};
     }
     sqlite3_reset(st);
     int fail = (rc != SQLITE_ROW && rc != SQLITE_DONE) ||
-               reload_requirements(x, db, SQL_REQ_OF_SYS, id) ||
+               reload_requirements(x, db, SQL_REQ_OF_SYS, id, &affects) ||
                reload_profiles(x, db, SQL_PROF_OF_SYS, id);
     all_in(x);
     return fail ? -1 : 0;
@@ -719,9 +760,10 @@ int gap_reload_system(struct gap_index *x, struct db *db, int64_t id)
 
 int gap_reload_requirement(struct gap_index *x, struct db *db, int64_t id)
 {
-    all_out(x);
-    int rc = reload_requirements(x, db, SQL_REQ_ONE, id);
-    all_in(x);
+    int affects = 0;
+    int rc = reload_requirements(x, db, SQL_REQ_ONE, id, &affects);
+    if (affects)
+        all_in(x);
     return rc;
 }
 

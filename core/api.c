@@ -1,0 +1,346 @@
+#include "api.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "db.h"
+#include "domain.h"
+#include "gap.h"
+#include "http.h"
+#include "org.h"
+#include "router.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define ANY (ROLE_EMPLOYEE | ROLE_MANAGER | ROLE_ADVISER | ROLE_ADMIN)
+#define ADVISER (ROLE_ADVISER | ROLE_ADMIN)
+#define ADMIN ROLE_ADMIN
+
+static void healthz(struct api_req *r);
+
+static const struct route routes[] = {
+    {"GET", "/healthz", healthz, 0},
+    {"POST", "/api/v1/session", api_session_create, 0},
+    {"DELETE", "/api/v1/session", api_session_delete, ANY},
+    {"GET", "/api/v1/me", api_me, ANY},
+    {"GET", "/api/v1/departments", api_departments_list, ANY},
+    {"POST", "/api/v1/departments", api_departments_create, ADMIN},
+    {"GET", "/api/v1/departments/{id}", api_department_get, ANY},
+    {"PATCH", "/api/v1/departments/{id}", api_department_patch, ADMIN},
+    {"DELETE", "/api/v1/departments/{id}", api_department_delete, ADMIN},
+    {"GET", "/api/v1/employees", api_employees_list, ANY},
+    {"POST", "/api/v1/employees", api_employees_create, ADMIN},
+    {"GET", "/api/v1/employees/{id}", api_employee_get, ANY},
+    {"PATCH", "/api/v1/employees/{id}", api_employee_patch, ADMIN},
+    {"GET", "/api/v1/employees/{id}/profiles", api_assignments_get, ANY},
+    {"PUT", "/api/v1/employees/{id}/profiles", api_assignments_put, ANY},
+    {"GET", "/api/v1/employees/{id}/assessments", api_assessments_list, ANY},
+    {"POST", "/api/v1/employees/{id}/assessments", api_assessments_create, ANY},
+    {"GET", "/api/v1/employees/{id}/questions", api_questions, ANY},
+    {"GET", "/api/v1/employees/{id}/gaps", api_employee_gaps, ANY},
+    {"GET", "/api/v1/systems", api_systems_list, ANY},
+    {"POST", "/api/v1/systems", api_systems_create, ADVISER},
+    {"GET", "/api/v1/systems/{id}", api_system_get, ANY},
+    {"PATCH", "/api/v1/systems/{id}", api_system_patch, ADVISER},
+    {"DELETE", "/api/v1/systems/{id}", api_system_delete, ADVISER},
+    {"GET", "/api/v1/systems/{id}/requirements", api_requirements_list, ANY},
+    {"POST", "/api/v1/systems/{id}/requirements", api_requirements_create, ADVISER},
+    {"GET", "/api/v1/requirements/{id}", api_requirement_get, ANY},
+    {"PATCH", "/api/v1/requirements/{id}", api_requirement_patch, ADVISER},
+    {"DELETE", "/api/v1/requirements/{id}", api_requirement_delete, ADVISER},
+    {"GET", "/api/v1/profiles", api_profiles_list, ANY},
+    {"POST", "/api/v1/profiles", api_profiles_create, ADVISER},
+    {"GET", "/api/v1/profiles/{id}", api_profile_get, ANY},
+    {"PATCH", "/api/v1/profiles/{id}", api_profile_patch, ADVISER},
+    {"DELETE", "/api/v1/profiles/{id}", api_profile_delete, ADVISER},
+    {"GET", "/api/v1/gaps", api_gaps, ANY},
+};
+
+static void api_req_free(struct api_req *r)
+{
+    auth_principal_free(&r->who);
+    json_decref(r->body);
+    free(r);
+}
+
+void api_reply_text(struct api_req *r, int status, const char *json, size_t len)
+{
+    http_respond(r->http, status, json ? JSON_TYPE : NULL, json, json ? len : 0, NULL);
+    api_req_free(r);
+}
+
+void api_reply(struct api_req *r, int status, json_t *json)
+{
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    api_reply_text(r, status, text, text ? strlen(text) : 0);
+    free(text);
+    json_decref(json);
+}
+
+static json_t *error_json(const char *code, const char *field, const char *message)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (field && *field)
+        json_object_set_new(e, "field", json_string(field));
+    return json_pack("{s:o}", "error", e);
+}
+
+void api_error(struct api_req *r, int status, const char *code, const char *field,
+               const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    api_reply(r, status, error_json(code, field, msg));
+}
+
+void api_derr(struct api_req *r, const struct derr *e)
+{
+    api_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+void api_forbidden(struct api_req *r, const char *what)
+{
+    api_error(r, 403, "forbidden", NULL, "you may not %s", what);
+}
+
+int api_is(const struct api_req *r, unsigned roles) { return (r->who.roles & roles) != 0; }
+
+int api_manages_department(const struct api_req *r, int64_t dept)
+{
+    for (size_t i = 0; i < r->who.nmanaged; i++)
+        if (gap_department_within(r->app->gap, dept, r->who.managed[i]))
+            return 1;
+    return 0;
+}
+
+int api_manages_employee(const struct api_req *r, int64_t employee_id)
+{
+    if (api_is(r, ROLE_ADMIN))
+        return 1;
+    int64_t dept = org_employee_department(r->app, employee_id);
+    return dept > 0 && api_manages_department(r, dept);
+}
+
+int api_sees_employee(const struct api_req *r, int64_t employee_id)
+{
+    return employee_id == r->who.employee_id || api_is(r, ADVISER) ||
+           api_manages_employee(r, employee_id);
+}
+
+void api_json_string(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, strlen(s) + 2);
+    buf_append(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_append(b, run, (size_t)(s - run));
+        char esc[6] = {'\\', (char)c, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': case '\\': break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        buf_append(b, esc, n);
+        run = s + 1;
+    }
+    buf_append(b, run, (size_t)(s - run));
+    buf_append(b, "\"", 1);
+}
+
+static void healthz(struct api_req *r)
+{
+    if (app_healthy(r->app))
+        api_reply(r, 200, json_pack("{s:s}", "status", "ok"));
+    else
+        api_reply(r, 503, json_pack("{s:s}", "status", "unavailable"));
+}
+
+/* --- sessions ------------------------------------------------------------------------------ */
+
+struct login_work {
+    char *hash;                 /* NULL when the login is unknown */
+    char *password;
+    int64_t employee_id;
+    int ok;
+};
+
+static void login_verify(void *arg)
+{
+    struct api_req *r = arg;
+    struct login_work *w = r->work;
+    if (w->hash) {
+        w->ok = auth_password_verify(w->hash, w->password);
+    } else {
+        /* Spend the same time on an unknown login, so that timing does not tell who exists. */
+        char *h = NULL;
+        if (auth_password_hash(w->password, &h) == 0)
+            free(h);
+        w->ok = 0;
+    }
+}
+
+static void login_done(void *arg, int status)
+{
+    struct api_req *r = arg;
+    struct login_work *w = r->work;
+    r->work = NULL;
+    int ok = status == 0 && w->ok;
+    int64_t id = w->employee_id;
+    free(w->hash);
+    sodium_memzero(w->password, strlen(w->password));
+    free(w->password);
+    free(w);
+    if (!ok) {
+        api_error(r, 401, "unauthorized", NULL, "wrong login or password");
+        return;
+    }
+    char token[AUTH_TOKEN_HEX + 1];
+    struct principal who;
+    if (db_begin(r->app->db) || auth_token_create(r->app->db, id, token) ||
+        db_commit(r->app->db)) {
+        db_rollback(r->app->db);
+        api_error(r, 500, "internal", NULL, "could not store the session; see the server log");
+        return;
+    }
+    if (auth_principal_load(r->app->db, id, &who)) {
+        api_error(r, 401, "unauthorized", NULL, "wrong login or password");
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:o, s:I}", "token", token, "employee_id", (json_int_t)id,
+                          "roles", auth_roles_json(who.roles), "expires_in",
+                          (json_int_t)AUTH_TOKEN_SECONDS);
+    auth_principal_free(&who);
+    api_reply(r, 201, o);
+}
+
+void api_session_create(struct api_req *r)
+{
+    static const char *const allowed[] = {"login", "password", NULL};
+    struct derr e;
+    const char *login = NULL, *password = NULL;
+    if (dom_only(r->body, allowed, &e) || dom_string(r->body, "login", 1, 1, 64, &login, &e) < 0 ||
+        dom_string(r->body, "password", 1, 0, 1000, &password, &e) < 0) {
+        api_derr(r, &e);
+        return;
+    }
+    struct login_work *w = xcalloc(1, sizeof *w);
+    sqlite3_stmt *st = db_stmt(r->app->db, "SELECT id, password_hash FROM employee "
+                                           "WHERE login = ? AND archived = 0");
+    sqlite3_bind_text(st, 1, login, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW && db_text(st, 1)) {
+        w->employee_id = sqlite3_column_int64(st, 0);
+        w->hash = xstrdup(db_text(st, 1));
+    }
+    sqlite3_reset(st);
+    w->password = xstrdup(password);
+    r->work = w;
+    app_defer(r->app, login_verify, login_done, r);
+}
+
+void api_session_delete(struct api_req *r)
+{
+    if (auth_token_revoke(r->app->db, r->token))
+        api_error(r, 500, "internal", NULL, "could not end the session; see the server log");
+    else
+        api_reply(r, 204, NULL);
+}
+
+void api_me(struct api_req *r)
+{
+    json_t *o = org_employee_json(r->app, r->who.employee_id);
+    json_t *managed = json_array();
+    for (size_t i = 0; i < r->who.nmanaged; i++)
+        json_array_append_new(managed, json_integer(r->who.managed[i]));
+    json_object_set_new(o, "managed_department_ids", managed);
+    api_reply(r, 200, o);
+}
+
+/* --- dispatch ------------------------------------------------------------------------------ */
+
+static int wants_body(const char *method)
+{
+    return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
+}
+
+void api_dispatch(struct app *a, struct http_request *req)
+{
+    struct api_req *r = xcalloc(1, sizeof *r);
+    r->app = a;
+    r->http = req;
+    const struct route *route = NULL;
+    int64_t ids[ROUTER_MAX_IDS] = {0};
+    char allow[128];
+    switch (router_match(routes, sizeof routes / sizeof routes[0], req->method, req->path, &route,
+                         ids, allow, sizeof allow)) {
+    case ROUTER_NOT_FOUND:
+        api_error(r, 404, "not_found", NULL, "no such resource: %.200s", req->path);
+        return;
+    case ROUTER_BAD_METHOD: {
+        char headers[160];
+        snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
+        char *body = xasprintf("{\"error\":{\"code\":\"method_not_allowed\",\"message\":"
+                               "\"%s is not allowed here; allowed: %s\"}}",
+                               req->method, allow);
+        http_respond(req, 405, JSON_TYPE, body, strlen(body), headers);
+        free(body);
+        api_req_free(r);
+        return;
+    }
+    case ROUTER_FOUND:
+        break;
+    }
+    r->id = ids[0];
+    r->id2 = ids[1];
+    if (route->roles) {
+        const char *auth = http_header(req, "authorization");
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+            api_error(r, 401, "unauthorized", NULL,
+                      "log in first: POST /api/v1/session, then send Authorization: Bearer <token>");
+            return;
+        }
+        const char *tok = auth + 7;
+        while (*tok == ' ')
+            tok++;
+        snprintf(r->token, sizeof r->token, "%s", tok);
+        if (strlen(tok) != AUTH_TOKEN_HEX || auth_token_check(a->db, r->token, &r->who)) {
+            api_error(r, 401, "unauthorized", NULL, "the token is unknown or has expired");
+            return;
+        }
+        if (!api_is(r, route->roles)) {
+            api_forbidden(r, "use this resource with your roles");
+            return;
+        }
+    }
+    if (wants_body(req->method)) {
+        json_error_t jerr;
+        r->body = json_loadb(req->body ? req->body : "", req->body_len,
+                             JSON_REJECT_DUPLICATES, &jerr);
+        if (!r->body) {
+            api_error(r, 400, "bad_json", NULL, "the body is not valid JSON: %s (line %d, column %d)",
+                      jerr.text, jerr.line, jerr.column);
+            return;
+        }
+        if (!json_is_object(r->body)) {
+            api_error(r, 400, "bad_json", NULL, "the body must be a JSON object");
+            return;
+        }
+    }
+    route->handler(r);
+}

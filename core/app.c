@@ -1,0 +1,132 @@
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "db.h"
+#include "gap.h"
+#include "lua_host.h"
+#include "util.h"
+
+static int tabulate_all(struct app *a, char **err)
+{
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.id, r.system_id, s.name, r.text FROM requirement r "
+                                      "JOIN system s ON s.id = r.system_id");
+    int rc = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        struct lh_requirement req = {
+            .requirement_id = sqlite3_column_int64(st, 0),
+            .system_id = sqlite3_column_int64(st, 1),
+            .system = db_text(st, 2),
+            .requirement = db_text(st, 3),
+        };
+        uint8_t cls[5][5];
+        rc = lh_tabulate(a->rules, &req, cls, err);
+        gap_set_classes(a->gap, req.requirement_id, cls);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int app_open(const struct app_config *cfg, struct app **out, char **err)
+{
+    struct app *a = xcalloc(1, sizeof *a);
+    a->loop = cfg->loop;
+    a->rules_dir = xstrdup(cfg->rules_dir);
+    if (db_open(cfg->db_path, cfg->create, &a->db, err) || lh_load(a->rules_dir, &a->rules, err) ||
+        gap_build(a->db, &a->gap, err) || tabulate_all(a, err)) {
+        app_close(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+void app_close(struct app *a)
+{
+    if (!a)
+        return;
+    gap_free(a->gap);
+    lh_free(a->rules);
+    db_close(a->db);
+    free(a->rules_dir);
+    free(a);
+}
+
+void app_tabulate(struct app *a, int64_t requirement_id)
+{
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.system_id, s.name, r.text FROM requirement r "
+                                      "JOIN system s ON s.id = r.system_id WHERE r.id = ?");
+    sqlite3_bind_int64(st, 1, requirement_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        struct lh_requirement req = {
+            .requirement_id = requirement_id,
+            .system_id = sqlite3_column_int64(st, 0),
+            .system = db_text(st, 1),
+            .requirement = db_text(st, 2),
+        };
+        uint8_t cls[5][5];
+        char *err = NULL;
+        if (lh_tabulate(a->rules, &req, cls, &err)) {
+            /* The gaps still show, without a class from the broken rule. */
+            fprintf(stderr, "evne: rules: %s\n", err);
+            free(err);
+            a->rules_broken = 1;
+        }
+        gap_set_classes(a->gap, requirement_id, cls);
+    }
+    sqlite3_reset(st);
+}
+
+int app_healthy(struct app *a)
+{
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT count(*) FROM sqlite_schema");
+    int ok = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return ok && a->rules && !a->rules_broken;
+}
+
+void app_handle_request(struct http_request *req, void *ctx)
+{
+    api_dispatch(ctx, req);
+}
+
+struct deferred {
+    uv_work_t work;           /* first: the uv_work_t pointer is the struct's */
+    void (*fn)(void *);
+    void (*done)(void *, int);
+    void *arg;
+};
+
+static void deferred_work(uv_work_t *w)
+{
+    struct deferred *d = (struct deferred *)w;
+    d->fn(d->arg);
+}
+
+static void deferred_done(uv_work_t *w, int status)
+{
+    struct deferred *d = (struct deferred *)w;
+    d->done(d->arg, status);
+    free(d);
+}
+
+void app_defer(struct app *a, void (*work)(void *arg), void (*done)(void *arg, int status),
+               void *arg)
+{
+    if (!a->loop) {
+        work(arg);
+        done(arg, 0);
+        return;
+    }
+    struct deferred *d = xcalloc(1, sizeof *d);
+    d->fn = work;
+    d->done = done;
+    d->arg = arg;
+    if (uv_queue_work(a->loop, &d->work, deferred_work, deferred_done) != 0) {
+        free(d);
+        done(arg, -1);
+    }
+}

@@ -1,0 +1,363 @@
+/* evne: the command line. Each command parses its own flags and says what is wrong with them. */
+#include <getopt.h>
+#include <sodium.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth.h"
+#include "db.h"
+#include "demo.h"
+#include "lua_host.h"
+#include "server.h"
+#include "util.h"
+
+#define DEFAULT_PORT 8080
+
+static const char usage_main[] =
+    "usage: evne COMMAND [options]\n"
+    "\n"
+    "evne is a competence management server: competence profiles per ICT system, self-assessment,\n"
+    "gaps per employee, department, profile, system and requirement.\n"
+    "\n"
+    "commands:\n"
+    "  init         create a database with its first admin\n"
+    "  serve        serve a database over HTTP\n"
+    "  demo         create a database holding the demo organisation\n"
+    "  check-rules  check a rules folder and exit non-zero on a problem\n"
+    "\n"
+    "`evne COMMAND --help` tells more.\n";
+
+static const char usage_init[] =
+    "usage: evne init --db PATH --admin-login LOGIN --admin-password PASSWORD\n"
+    "\n"
+    "Creates the database at PATH (schema and migrations) with one department and its first\n"
+    "admin, who logs in with LOGIN and PASSWORD (at least 8 characters).\n";
+
+static const char usage_serve[] =
+    "usage: evne serve --db PATH [--host 127.0.0.1] [--port 8080] [--rules DIR]\n"
+    "                  [--request-timeout SECONDS] [--idle-timeout SECONDS]\n"
+    "                  [--max-connections N] [--clock UNIX_TIME]\n"
+    "\n"
+    "Serves the JSON API (/api/v1) and /healthz. The rules folder defaults to ./rules when it\n"
+    "exists, else " EVNE_SHARE_DIR "/rules. SIGTERM or SIGINT stops it gracefully.\n"
+    "--clock starts the server's clock at the given time (for tests).\n";
+
+static const char usage_demo[] =
+    "usage: evne demo --db PATH [--rules DIR]\n"
+    "\n"
+    "Creates a new database at PATH holding the demo organisation. Logins (password '" DEMO_PASSWORD
+    "'):\n"
+    "admin (admin), radgiver (adviser), leder (manager), ansatt (employee).\n";
+
+static const char usage_check[] =
+    "usage: evne check-rules [DIR]\n"
+    "\n"
+    "Loads the rules in DIR (default: the rules folder serve would use) the way the server does\n"
+    "and reports the first problem with its file and line. Exit status 0 when they are usable.\n";
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
+static int bad_usage(const char *usage, const char *fmt, const char *what)
+{
+    fprintf(stderr, "evne: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n\n%s", usage);
+    return 2;
+}
+
+static const char *default_rules(void)
+{
+    const char *env = getenv("EVNE_RULES");
+    if (env && *env)
+        return env;
+    if (access("rules/thresholds.lua", R_OK) == 0)
+        return "rules";
+    return EVNE_SHARE_DIR "/rules";
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    int64_t v;
+    if (util_parse_i64(s, &v) || v < lo || v > hi)
+        return -1;
+    *out = (long)v;
+    return 0;
+}
+
+/* --- init -------------------------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"admin-login", required_argument, 0, 'l'},
+                                         {"admin-password", required_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    const char *path = NULL, *login = NULL, *password = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': path = optarg; break;
+        case 'l': login = optarg; break;
+        case 'p': password = optarg; break;
+        default: return bad_usage(usage_init, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return bad_usage(usage_init, "unexpected argument '%s'", argv[optind]);
+    if (!path || !login || !password)
+        return bad_usage(usage_init, "%s", "--db, --admin-login and --admin-password are needed");
+    if (strlen(password) < 8)
+        return bad_usage(usage_init, "%s", "the admin password needs at least 8 characters");
+    struct db *db;
+    char *err = NULL;
+    if (db_open(path, 1, &db, &err)) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        return 1;
+    }
+    sqlite3_stmt *st = db_stmt(db, "SELECT count(*) FROM employee");
+    int existing = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (existing) {
+        fprintf(stderr, "evne: %s already holds an organisation (%d employees); nothing changed\n",
+                path, existing);
+        db_close(db);
+        return 1;
+    }
+    char *hash = NULL;
+    int rc = 1;
+    if (auth_password_hash(password, &hash)) {
+        fprintf(stderr, "evne: cannot hash the password (out of memory)\n");
+    } else if (db_begin(db) ||
+               db_exec(db, "INSERT INTO department (id, name) VALUES (1, 'Organisasjon')")) {
+        db_rollback(db);
+    } else {
+        st = db_stmt(db, "INSERT INTO employee (employee_number, name, email, department_id, "
+                         "roles, login, password_hash, created_at) VALUES "
+                         "('admin', 'Administrator', 'admin@localhost', 1, ?, ?, ?, ?)");
+        sqlite3_bind_int(st, 1, ROLE_EMPLOYEE | ROLE_ADMIN);
+        sqlite3_bind_text(st, 2, login, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, util_now());
+        if (db_exec_stmt(db, st) || db_commit(db)) {
+            db_rollback(db);
+        } else {
+            printf("evne: created %s with admin '%s'\n", path, login);
+            rc = 0;
+        }
+    }
+    if (rc)
+        fprintf(stderr, "evne: could not initialise %s\n", path);
+    free(hash);
+    db_close(db);
+    return rc;
+}
+
+/* --- demo -------------------------------------------------------------------------------- */
+
+static int cmd_demo(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {0, 0, 0, 0}};
+    const char *path = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'd')
+            return bad_usage(usage_demo, "unknown or incomplete option '%s'", argv[optind - 1]);
+        path = optarg;
+    }
+    if (optind < argc)
+        return bad_usage(usage_demo, "unexpected argument '%s'", argv[optind]);
+    if (!path)
+        return bad_usage(usage_demo, "%s", "--db is needed");
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "evne: %s exists; the demo is only made in a new database\n", path);
+        return 1;
+    }
+    struct db *db;
+    char *err = NULL;
+    if (db_open(path, 1, &db, &err) || demo_create(db, &err)) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        if (db) {
+            db_close(db);
+            unlink(path);
+        }
+        return 1;
+    }
+    db_close(db);
+    printf("evne: created the demo organisation in %s\n"
+           "evne: logins (password '" DEMO_PASSWORD "'): admin (admin), radgiver (adviser), "
+           "leder (manager), ansatt (employee)\n", path);
+    return 0;
+}
+
+/* --- check-rules ------------------------------------------------------------------------- */
+
+static int cmd_check_rules(int argc, char **argv)
+{
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+        return bad_usage(usage_check, "unexpected argument '%s'", argv[argc - 1]);
+    const char *dir = argc == 2 ? argv[1] : default_rules();
+    char *err = NULL;
+    if (lh_check(dir, &err)) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        return 1;
+    }
+    printf("evne: the rules in %s are usable\n", dir);
+    return 0;
+}
+
+/* --- serve ------------------------------------------------------------------------------- */
+
+struct serving {
+    uv_loop_t *loop;
+    struct srv *srv;
+    uv_signal_t sigint, sigterm;
+    int stopping;
+};
+
+static void on_stopped(void *arg)
+{
+    struct serving *s = arg;
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct serving *s = h->data;
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    fprintf(stderr, "evne: %s: finishing the requests in flight, then stopping\n",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    srv_shutdown(s->srv, on_stopped, s);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"host", required_argument, 0, 'H'},
+                                         {"port", required_argument, 0, 'p'},
+                                         {"rules", required_argument, 0, 'r'},
+                                         {"request-timeout", required_argument, 0, 't'},
+                                         {"idle-timeout", required_argument, 0, 'i'},
+                                         {"max-connections", required_argument, 0, 'm'},
+                                         {"clock", required_argument, 0, 'c'},
+                                         {0, 0, 0, 0}};
+    const char *path = NULL, *rules = default_rules();
+    struct srv_config cfg = {.host = "127.0.0.1", .port = DEFAULT_PORT, .max_connections = 1024,
+                             .request_timeout_ms = 10000, .idle_timeout_ms = 60000};
+    long v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': path = optarg; break;
+        case 'H': cfg.host = optarg; break;
+        case 'r': rules = optarg; break;
+        case 'p':
+            if (parse_int(optarg, 0, 65535, &v))
+                return bad_usage(usage_serve, "--port must be a number from 0 to 65535, not '%s'",
+                                 optarg);
+            cfg.port = (int)v;
+            break;
+        case 't':
+        case 'i':
+            if (parse_int(optarg, 1, 86400, &v))
+                return bad_usage(usage_serve, "a timeout is a number of seconds, not '%s'", optarg);
+            *(c == 't' ? &cfg.request_timeout_ms : &cfg.idle_timeout_ms) = (int)v * 1000;
+            break;
+        case 'm':
+            if (parse_int(optarg, 1, 1000000, &v))
+                return bad_usage(usage_serve, "--max-connections must be a positive number, not '%s'",
+                                 optarg);
+            cfg.max_connections = (int)v;
+            break;
+        case 'c':
+            if (parse_int(optarg, 0, 4102444800L, &v))
+                return bad_usage(usage_serve, "--clock must be a unix time, not '%s'", optarg);
+            util_clock_set(v);
+            break;
+        default: return bad_usage(usage_serve, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return bad_usage(usage_serve, "unexpected argument '%s'", argv[optind]);
+    if (!path)
+        return bad_usage(usage_serve, "%s", "--db is needed");
+
+    signal(SIGPIPE, SIG_IGN);
+    struct serving s = {.loop = uv_default_loop()};
+    struct app *app;
+    char *err = NULL;
+    struct app_config acfg = {.db_path = path, .rules_dir = rules, .loop = s.loop};
+    if (app_open(&acfg, &app, &err)) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        return 1;
+    }
+    s.srv = srv_start(s.loop, &cfg, app_handle_request, app, &err);
+    if (!s.srv) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        app_close(app);
+        return 1;
+    }
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    fprintf(stderr, "evne: serving %s on http://%s:%d/ (rules: %s)\n", path, cfg.host,
+            srv_port(s.srv), rules);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    app_close(app);
+    uv_loop_close(s.loop);
+    fprintf(stderr, "evne: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "evne: libsodium cannot start\n");
+        return 1;
+    }
+    static const struct {
+        const char *name, *usage;
+        int (*fn)(int, char **);
+    } cmds[] = {{"init", usage_init, cmd_init},
+                {"serve", usage_serve, cmd_serve},
+                {"demo", usage_demo, cmd_demo},
+                {"check-rules", usage_check, cmd_check_rules}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(argv[1], cmds[i].name))
+            continue;
+        if (wants_help(argc - 1, argv + 1)) {
+            fputs(cmds[i].usage, stdout);
+            return 0;
+        }
+        return cmds[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "evne: unknown command '%s'\n\n%s", argv[1], usage_main);
+    return 2;
+}
