@@ -141,9 +141,11 @@ int catalog_system_delete(struct app *a, int64_t id, struct derr *e)
                     "(PATCH {\"archived\": true})", (long long)id);
     if (db_begin(a->db))
         return derr_db(e);
-    static const char *const steps[] = {
+    static const char delete_levels[] =
         "DELETE FROM profile_level WHERE profile_id IN (SELECT id FROM profile WHERE system_id = ?1) "
-        "OR requirement_id IN (SELECT id FROM requirement WHERE system_id = ?1)",
+        "OR requirement_id IN (SELECT id FROM requirement WHERE system_id = ?1)";
+    static const char *const steps[] = {
+        delete_levels,
         "DELETE FROM profile WHERE system_id = ?",
         "DELETE FROM requirement WHERE system_id = ?",
         "DELETE FROM system WHERE id = ?",

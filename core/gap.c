@@ -247,9 +247,10 @@ static void recompute_required(struct gap_index *x, struct emp *e)
     for (uint32_t i = 0; i < e->npairs; i++) {
         struct pair p = e->pairs[i];
         p.required = lvl[p.req] & 0x7f;
-        lvl[p.req] |= 0x80;                /* seen: no new pair needed */
-        if (p.required || p.assessed)
-            e->pairs[kept++] = p;
+        if (!p.required && !p.assessed)
+            continue;                      /* dropped; its scratch cell was never set */
+        lvl[p.req] |= 0x80;                /* seen: no new pair needed; cleared below */
+        e->pairs[kept++] = p;
     }
     e->npairs = kept;
     int added = 0;
