@@ -185,35 +185,27 @@ json_t *catalog_requirement_list(struct app *a, int64_t system_id)
                    system_id, catalog_requirement_json);
 }
 
-static int64_t requirement_count(struct app *a, int64_t system_id)
+/* A position is a sort key within the system, stored as given (ties go by id); without one a
+ * requirement goes last. */
+static int64_t last_position(struct app *a, int64_t system_id)
 {
-    sqlite3_stmt *st = db_stmt(a->db, "SELECT count(*) FROM requirement WHERE system_id = ?");
+    sqlite3_stmt *st =
+        db_stmt(a->db, "SELECT coalesce(max(position), 0) FROM requirement WHERE system_id = ?");
     sqlite3_bind_int64(st, 1, system_id);
     int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return n;
 }
 
-/* Positions within a system are kept 1..n without holes: moving one shifts those between. */
-static int shift_positions(struct app *a, int64_t system_id, int64_t from, int64_t to, int delta)
-{
-    sqlite3_stmt *st = db_stmt(a->db, "UPDATE requirement SET position = position + ?4 "
-                                      "WHERE system_id = ?1 AND position BETWEEN ?2 AND ?3");
-    sqlite3_bind_int64(st, 1, system_id);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    sqlite3_bind_int(st, 4, delta);
-    return db_exec_stmt(a->db, st);
-}
-
-static int position_field(const json_t *body, int64_t max, int64_t *pos, struct derr *e)
+static int position_field(const json_t *body, int64_t *pos, struct derr *e)
 {
     const json_t *v = json_object_get(body, "position");
     if (!v)
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return derr(e, 422, "invalid", "position", "'position' must be an integer from 1");
-    *pos = json_integer_value(v) > max ? max : json_integer_value(v);
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
+        return derr(e, 422, "invalid", "position",
+                    "'position' must be an integer from 1 to 1000000");
+    *pos = json_integer_value(v);
     return 0;
 }
 
@@ -224,23 +216,21 @@ int catalog_requirement_create(struct app *a, int64_t system_id, const json_t *b
     if (!dom_exists(a->db, SQL_SYS_EXISTS, system_id))
         return derr(e, 404, "not_found", NULL, "there is no system %lld", (long long)system_id);
     const char *text = NULL;
-    int64_t n = requirement_count(a, system_id), pos = n + 1;
+    int64_t pos = last_position(a, system_id) + 1;
     if (dom_only(body, allowed, e) || dom_string(body, "text", 1, 1, TEXT_MAX_BYTES, &text, e) < 0 ||
-        position_field(body, n + 1, &pos, e))
+        position_field(body, &pos, e))
         return -1;
     if (db_begin(a->db))
         return derr_db(e);
-    int ok = shift_positions(a, system_id, pos, INT64_MAX, 1) == 0;
     sqlite3_stmt *st =
         db_stmt(a->db, "INSERT INTO requirement (system_id, text, position) VALUES (?, ?, ?)");
     sqlite3_bind_int64(st, 1, system_id);
     sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, pos);
-    ok = ok && db_exec_stmt(a->db, st) == 0;
-    if (commit_or_fail(a, ok, e))
+    if (commit_or_fail(a, db_exec_stmt(a->db, st) == 0, e))
         return -1;
     *id = sqlite3_last_insert_rowid(db_handle(a->db));
-    gap_reload_system(a->gap, a->db, system_id);   /* positions of others moved too */
+    gap_reload_requirement(a->gap, a->db, *id);
     app_tabulate(a, *id);
     return 0;
 }
@@ -254,22 +244,15 @@ int catalog_requirement_update(struct app *a, int64_t id, const json_t *body, st
         sqlite3_reset(st);
         return derr(e, 404, "not_found", NULL, "there is no requirement %lld", (long long)id);
     }
-    int64_t system_id = sqlite3_column_int64(st, 0), old = sqlite3_column_int64(st, 1);
+    int64_t pos = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     const char *text = NULL;
     int archived = -1;
-    int64_t pos = old;
     if (dom_only(body, allowed, e) || dom_string(body, "text", 0, 1, TEXT_MAX_BYTES, &text, e) < 0 ||
-        position_field(body, requirement_count(a, system_id), &pos, e) ||
-        dom_bool(body, "archived", &archived, e) < 0)
+        position_field(body, &pos, e) || dom_bool(body, "archived", &archived, e) < 0)
         return -1;
     if (db_begin(a->db))
         return derr_db(e);
-    int ok = 1;
-    if (pos < old)
-        ok = shift_positions(a, system_id, pos, old - 1, 1) == 0;
-    else if (pos > old)
-        ok = shift_positions(a, system_id, old + 1, pos, -1) == 0;
     st = db_stmt(a->db, "UPDATE requirement SET text = coalesce(?2, text), position = ?3, "
                         "archived = CASE WHEN ?4 >= 0 THEN ?4 ELSE archived END WHERE id = ?1");
     sqlite3_bind_int64(st, 1, id);
@@ -277,13 +260,9 @@ int catalog_requirement_update(struct app *a, int64_t id, const json_t *body, st
         sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, pos);
     sqlite3_bind_int(st, 4, archived);
-    ok = ok && db_exec_stmt(a->db, st) == 0;
-    if (commit_or_fail(a, ok, e))
+    if (commit_or_fail(a, db_exec_stmt(a->db, st) == 0, e))
         return -1;
-    if (pos != old)
-        gap_reload_system(a->gap, a->db, system_id);
-    else
-        gap_reload_requirement(a->gap, a->db, id);
+    gap_reload_requirement(a->gap, a->db, id);
     if (text)
         app_tabulate(a, id);   /* a rule may look at the text */
     return 0;
@@ -291,13 +270,13 @@ int catalog_requirement_update(struct app *a, int64_t id, const json_t *body, st
 
 int catalog_requirement_delete(struct app *a, int64_t id, struct derr *e)
 {
-    sqlite3_stmt *st = db_stmt(a->db, "SELECT system_id, position FROM requirement WHERE id = ?");
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT system_id FROM requirement WHERE id = ?");
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
         return derr(e, 404, "not_found", NULL, "there is no requirement %lld", (long long)id);
     }
-    int64_t system_id = sqlite3_column_int64(st, 0), pos = sqlite3_column_int64(st, 1);
+    int64_t system_id = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (dom_exists(a->db, "SELECT 1 FROM assessment WHERE requirement_id = ? LIMIT 1", id))
         return derr(e, 409, "has_history", NULL,
@@ -311,7 +290,6 @@ int catalog_requirement_delete(struct app *a, int64_t id, struct derr *e)
     st = db_stmt(a->db, "DELETE FROM requirement WHERE id = ?");
     sqlite3_bind_int64(st, 1, id);
     ok = ok && db_exec_stmt(a->db, st) == 0;
-    ok = ok && shift_positions(a, system_id, pos + 1, INT64_MAX, -1) == 0;
     if (commit_or_fail(a, ok, e))
         return -1;
     /* profiles lost a level: reload them as well as the system's requirements */

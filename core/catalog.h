@@ -1,4 +1,4 @@
-/* catalog: what the advisers describe: systems, their requirements (ordered), and competence
+/* catalog: what the advisers describe: systems, their requirements (ordered by a position key), and competence
  * profiles (a level 0-4 per requirement; sum and average derived, never stored).
  *
  * Writes validate first, then commit one transaction, then update the gap index (and tabulate a
@@ -21,7 +21,7 @@ int catalog_system_delete(struct app *a, int64_t id, struct derr *e);
 json_t *catalog_system_json(struct app *a, int64_t id);      /* owned, or NULL */
 json_t *catalog_system_list(struct app *a);                  /* owned array */
 
-/* body: {text, position?}; position 1 is first; others move down to make room. */
+/* body: {text, position?}; position is a sort key (default: last). */
 int catalog_requirement_create(struct app *a, int64_t system_id, const json_t *body, int64_t *id,
                                struct derr *e);
 int catalog_requirement_update(struct app *a, int64_t id, const json_t *body, struct derr *e);
