@@ -273,7 +273,10 @@ static int64_t query_i64(const char *sql)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db_handle(g_db), sql, -1, &st, NULL) != SQLITE_OK)
         die_sqlite(sql);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        die_sqlite(sql);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     return v;
 }
@@ -285,11 +288,14 @@ static int64_t *query_ids(const char *sql, size_t *n)
         die_sqlite(sql);
     int64_t *v = NULL;
     size_t len = 0, cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (len == cap)
             v = xrealloc(v, (cap = cap ? cap * 2 : 1024) * sizeof *v);
         v[len++] = sqlite3_column_int64(st, 0);
     }
+    if (rc != SQLITE_DONE)
+        die_sqlite(sql);
     sqlite3_finalize(st);
     *n = len;
     return v;
@@ -432,6 +438,103 @@ static void index_rollup(struct gap_index *x, int d, struct rowset *out)
 {
     out->owns_names = 0;
     gap_rollup(x, dims[d], NULL, &out->v, &out->n);
+}
+
+/* --- roll-ups within departments (a manager's view) -------------------------------------------- */
+
+/* The SQL of dimension d restricted to the employees in temp.bench_scope: every test of
+ * e.archived gains a test of e.id. Owned. */
+static char *scoped_sql(int d)
+{
+    static const char needle[] = "e.archived = 0";
+    static const char extra[] = " AND e.id IN (SELECT employee_id FROM temp.bench_scope)";
+    struct buf b = {0};
+    const char *p = sql_rollup[d], *q;
+    while ((q = strstr(p, needle))) {
+        buf_append(&b, p, (size_t)(q - p) + sizeof needle - 1);
+        buf_puts(&b, extra);
+        p = q + sizeof needle - 1;
+    }
+    buf_puts(&b, p);
+    return buf_steal(&b);
+}
+
+/* Fills temp.bench_scope with the employees of the union of the subtrees of deps. */
+static void fill_scope(const int64_t *deps, size_t n)
+{
+    if (db_exec(g_db, "CREATE TEMP TABLE IF NOT EXISTS bench_scope (employee_id INTEGER PRIMARY KEY);"
+                      "DELETE FROM temp.bench_scope"))
+        die_sqlite("making the scope table");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db_handle(g_db),
+                           "WITH RECURSIVE sub(id) AS (\n"
+                           "  SELECT id FROM department WHERE id = ?1\n"
+                           "  UNION SELECT d.id FROM department d JOIN sub ON d.parent_id = sub.id)\n"
+                           "INSERT OR IGNORE INTO temp.bench_scope\n"
+                           "SELECT e.id FROM employee e JOIN sub ON e.department_id = sub.id",
+                           -1, &st, NULL) != SQLITE_OK)
+        die_sqlite("filling the scope table");
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, deps[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            die_sqlite("filling the scope table");
+    }
+    sqlite3_finalize(st);
+}
+
+/* The dimensions whose filtered rows are unambiguous: by department is left out, because whether
+ * departments outside the scope (or above it) are listed is a choice, not the semantics. */
+static const int scoped_dims[] = {0, 2, 3, 4};
+#define NSCOPED ((int)(sizeof scoped_dims / sizeof scoped_dims[0]))
+
+struct scoped_result {
+    char what[160];
+    int64_t employees;
+    int64_t index_ns[NSCOPED], sql_ns[NSCOPED];
+    size_t rows[NSCOPED], bad[NSCOPED];
+};
+
+static void scoped_check(struct gap_index *x, const int64_t *deps, size_t n, const char *what,
+                         struct scoped_result *out)
+{
+    fill_scope(deps, n);
+    snprintf(out->what, sizeof out->what, "%s", what);
+    out->employees = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db_handle(g_db),
+                           "SELECT COUNT(*) FROM temp.bench_scope s JOIN employee e "
+                           "ON e.id = s.employee_id WHERE e.archived = 0",
+                           -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        out->employees = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    struct gap_filter f = {.departments = deps, .ndepartments = n};
+    for (int k = 0; k < NSCOPED; k++) {
+        int d = scoped_dims[k];
+        int64_t ns[11];
+        struct rowset idx = {0};
+        for (int r = 0; r < 11; r++) {
+            rowset_free(&idx);
+            int64_t s = now_ns();
+            gap_rollup(x, dims[d], &f, &idx.v, &idx.n);
+            ns[r] = now_ns() - s;
+        }
+        out->index_ns[k] = quantile(ns, 11, 0.5);
+        out->rows[k] = idx.n;
+        char *sql_text = scoped_sql(d);
+        struct rowset sql = {0};
+        out->sql_ns[k] = sql_rollup_run(sql_text, &sql);
+        free(sql_text);
+        char label[220];
+        size_t e1, e2;
+        snprintf(label, sizeof label, "by %s within %s", dim_names[d], what);
+        out->bad[k] = compare_rows(label, &idx, &sql, &e1, &e2);
+        g_mismatches += out->bad[k] != 0;
+        fprintf(stderr, "evne-bench: SQL by %s within %s: %s, %s\n", dim_names[d], what,
+                fmt_ns(out->sql_ns[k], label, sizeof label), out->bad[k] ? "MISMATCH" : "same rows");
+        rowset_free(&idx);
+        rowset_free(&sql);
+    }
 }
 
 /* --- one employee ----------------------------------------------------------------------------- */
@@ -778,6 +881,39 @@ int main(int argc, char **argv)
         rowset_free(&sql);
     }
 
+    /* --- within departments: one sector; and a unit, a team inside it and a team elsewhere
+     * (overlapping subtrees: the union counts each employee once) --- */
+    struct scoped_result scoped[2];
+    int nscoped = 0;
+    {
+        int64_t sector = query_i64("SELECT id FROM department WHERE parent_id = "
+                                   "(SELECT MIN(id) FROM department WHERE parent_id IS NULL) "
+                                   "ORDER BY id LIMIT 1 OFFSET 1");
+        if (sector) {
+            char what[96];
+            snprintf(what, sizeof what, "department %lld", (long long)sector);
+            scoped_check(x, &sector, 1, what, &scoped[nscoped++]);
+        }
+        int64_t unit = query_i64("SELECT d.id FROM department d WHERE EXISTS (SELECT 1 FROM "
+                                 "department c WHERE c.parent_id = d.id) AND d.parent_id IN "
+                                 "(SELECT id FROM department WHERE parent_id IN (SELECT id FROM "
+                                 "department WHERE parent_id IS NULL)) ORDER BY d.id LIMIT 1");
+        if (unit && !big) {
+            int64_t deps[3] = {unit, 0, 0};
+            deps[1] = query_i64("SELECT MAX(id) FROM department WHERE parent_id = "
+                                "(SELECT d.id FROM department d WHERE EXISTS (SELECT 1 FROM "
+                                "department c WHERE c.parent_id = d.id) AND d.parent_id IN "
+                                "(SELECT id FROM department WHERE parent_id IN (SELECT id FROM "
+                                "department WHERE parent_id IS NULL)) ORDER BY d.id LIMIT 1)");
+            deps[2] = query_i64("SELECT MAX(id) FROM department WHERE NOT EXISTS "
+                                "(SELECT 1 FROM department c WHERE c.parent_id = department.id)");
+            char what[96];
+            snprintf(what, sizeof what, "departments %lld, %lld, %lld", (long long)deps[0],
+                     (long long)deps[1], (long long)deps[2]);
+            scoped_check(x, deps, 3, what, &scoped[nscoped++]);
+        }
+    }
+
     /* --- one employee by SQL: every written employee, and random others --- */
     size_t nsample = NWRITES + 300;
     int64_t *sample = xmalloc(nsample * sizeof *sample);
@@ -843,6 +979,18 @@ int main(int argc, char **argv)
             printf("  MISMATCH by %s: a freshly built index has %s (so the %s is at fault)\n",
                    dim_names[d], r->fresh_bad ? "mismatches too" : "the right rows",
                    r->fresh_bad ? "build or the roll-up" : "incremental update (gap_assess)");
+    }
+    for (int k = 0; k < nscoped; k++) {
+        printf("\nroll-up within %s (%lld employees)\n", scoped[k].what,
+               (long long)scoped[k].employees);
+        for (int j = 0; j < NSCOPED; j++) {
+            double ratio = scoped[k].index_ns[j]
+                               ? (double)scoped[k].sql_ns[j] / (double)scoped[k].index_ns[j] : 0;
+            snprintf(b2, sizeof b2, "%s (1)", fmt_ns(scoped[k].sql_ns[j], b3, sizeof b3));
+            printf("  %-12s %9zu  %-15s  %-16s  %8.0fx  %s\n", dim_names[scoped_dims[j]],
+                   scoped[k].rows[j], fmt_ns(scoped[k].index_ns[j], b1, sizeof b1), b2, ratio,
+                   scoped[k].bad[j] ? "MISMATCH" : "same");
+        }
     }
     printf("\none employee's gaps      index median   index p99    SQL median   SQL/index  checked   target\n");
     printf("  gap_employee           %-13s  %-11s  %-11s  %8.0fx  %zu %-6s %s\n",
