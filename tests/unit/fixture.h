@@ -3,7 +3,7 @@
  * Each test gets a fresh folder from mkdtemp with one SQLite file in it, opened (and migrated)
  * through db_open, and removed again at teardown. Rows are written with plain SQL so that a test
  * states its data in the database's own terms, independent of the domain modules.
- * Self-contained (the Makefile hands headers in tests/unit to the compiler too).
+ * Self-contained: includes cmocka and the core headers it needs.
  */
 #ifndef EVNE_TEST_FIXTURE_H
 #define EVNE_TEST_FIXTURE_H
