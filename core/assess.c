@@ -53,8 +53,15 @@ int assess_assign(struct app *a, int64_t employee_id, int64_t by, const json_t *
         snprintf(field, sizeof field, "profile_ids.%zu", i);
         if (!json_is_integer(v) || json_integer_value(v) <= 0)
             return derr(e, 422, "invalid", field, "'%s' must be a profile id", field);
-        if (!dom_exists(a->db, "SELECT 1 FROM profile WHERE id = ? AND archived = 0",
-                        json_integer_value(v)))
+        /* An archived profile may stay where it is, but not be handed out anew. */
+        sqlite3_stmt *st = db_stmt(a->db, "SELECT 1 FROM profile p WHERE p.id = ?1 AND "
+                                          "(p.archived = 0 OR EXISTS (SELECT 1 FROM assignment "
+                                          "WHERE employee_id = ?2 AND profile_id = ?1))");
+        sqlite3_bind_int64(st, 1, json_integer_value(v));
+        sqlite3_bind_int64(st, 2, employee_id);
+        int usable = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st);
+        if (!usable)
             return derr(e, 422, "invalid", field, "there is no active profile %lld",
                         (long long)json_integer_value(v));
     }

@@ -1,6 +1,7 @@
 #include "catalog.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -120,6 +121,22 @@ int catalog_system_update(struct app *a, int64_t id, const json_t *body, struct 
     if (commit_or_fail(a, ok, e))
         return -1;
     gap_reload_system(a->gap, a->db, id);
+    if (name) {
+        /* A rule may look at the system's name: classify its requirements again. */
+        st = db_stmt(a->db, "SELECT id FROM requirement WHERE system_id = ?");
+        sqlite3_bind_int64(st, 1, id);
+        size_t n = 0, cap = 16;
+        int64_t *ids = xmalloc(cap * sizeof *ids);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n == cap)
+                ids = xrealloc(ids, (cap *= 2) * sizeof *ids);
+            ids[n++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; i < n; i++)
+            app_tabulate(a, ids[i]);
+        free(ids);
+    }
     return 0;
 }
 

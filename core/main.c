@@ -42,12 +42,13 @@ static const char usage_serve[] =
     "                  [--request-timeout SECONDS] [--idle-timeout SECONDS]\n"
     "                  [--max-connections N] [--clock UNIX_TIME]\n"
     "\n"
-    "Serves the JSON API (/api/v1) and /healthz. The rules folder defaults to ./rules when it\n"
-    "exists, else " EVNE_SHARE_DIR "/rules. SIGTERM or SIGINT stops it gracefully.\n"
+    "Serves the JSON API (/api/v1) and /healthz. The rules folder defaults to $EVNE_RULES, else\n"
+    "./rules when it exists, else share/evne/rules beside the installed binary\n"
+    "(" EVNE_SHARE_DIR "/rules). SIGTERM or SIGINT stops it gracefully.\n"
     "--clock starts the server's clock at the given time (for tests).\n";
 
 static const char usage_demo[] =
-    "usage: evne demo --db PATH [--rules DIR]\n"
+    "usage: evne demo --db PATH\n"
     "\n"
     "Creates a new database at PATH holding the demo organisation. Logins (password '" DEMO_PASSWORD
     "'):\n"
@@ -82,6 +83,19 @@ static const char *default_rules(void)
         return env;
     if (access("rules/thresholds.lua", R_OK) == 0)
         return "rules";
+    /* Installed: PREFIX/bin/evne finds PREFIX/share/evne/rules, whatever PREFIX and DESTDIR
+     * were at build time. */
+    static char beside[4096];
+    ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 32);
+    if (n > 0) {
+        beside[n] = '\0';
+        char *slash = strrchr(beside, '/');
+        if (slash) {
+            strcpy(slash, "/../share/evne/rules");
+            if (access(beside, R_OK) == 0)
+                return beside;
+        }
+    }
     return EVNE_SHARE_DIR "/rules";
 }
 

@@ -345,8 +345,9 @@ int org_employee_update(struct app *a, int64_t id, const json_t *body, const cha
         sqlite3_bind_text(st, 9, password_hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 10, f.archived);
     int ok = db_exec_stmt(a->db, st) == 0;
-    if (ok && f.archived > 0) {
-        /* An archived person can no longer log in with tokens handed out before. */
+    if (ok && (f.archived > 0 || password_hash)) {
+        /* An archived person, or one whose password was reset, can no longer use the tokens
+         * handed out before. */
         st = db_stmt(a->db, "DELETE FROM token WHERE employee_id = ?");
         sqlite3_bind_int64(st, 1, id);
         ok = db_exec_stmt(a->db, st) == 0;

@@ -5,9 +5,9 @@
 --   actual    the level the employee has
 -- classify answers with the name of a class. Reports count and colour gaps by class.
 --
--- You may change the numbers and the names below. When you save this file, evne loads it again;
--- if something is wrong, the previous rules keep running and the admin page shows the error
--- with its line number.
+-- You may change the numbers and the names below. Check your change with `evne check-rules`;
+-- the server reads this file when it starts, and refuses to start with the file, the line and
+-- the reason when something is wrong.
 
 local thresholds = {}
 
