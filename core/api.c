@@ -68,6 +68,9 @@ static void api_req_free(struct api_req *r)
 
 void api_reply_text(struct api_req *r, int status, const char *json, size_t len)
 {
+    /* Any answered write may have changed a session, a role or who manages what. */
+    if (strcmp(r->http->method, "GET") != 0)
+        r->app->generation++;
     http_respond(r->http, status, json ? JSON_TYPE : NULL, json, json ? len : 0, NULL);
     api_req_free(r);
 }
@@ -123,7 +126,7 @@ int api_manages_employee(const struct api_req *r, int64_t employee_id)
 {
     if (api_is(r, ROLE_ADMIN))
         return 1;
-    int64_t dept = org_employee_department(r->app, employee_id);
+    int64_t dept = gap_employee_department(r->app->gap, employee_id);
     return dept > 0 && api_manages_department(r, dept);
 }
 
@@ -319,7 +322,8 @@ void api_dispatch(struct app *a, struct http_request *req)
         while (*tok == ' ')
             tok++;
         snprintf(r->token, sizeof r->token, "%s", tok);
-        if (strlen(tok) != AUTH_TOKEN_HEX || auth_token_check(a->db, r->token, &r->who)) {
+        if (strlen(tok) != AUTH_TOKEN_HEX ||
+            auth_cache_check(a->auth, a->db, r->token, a->generation, &r->who)) {
             api_error(r, 401, "unauthorized", NULL, "the token is unknown or has expired");
             return;
         }

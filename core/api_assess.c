@@ -16,7 +16,7 @@
 /* 404 for an unknown employee, 403 for one the caller may not see; 0 when r may go on. */
 static int check_sees(struct api_req *r)
 {
-    if (org_employee_department(r->app, r->id) < 0) {
+    if (gap_employee_department(r->app->gap, r->id) < 0) {
         api_error(r, 404, "not_found", NULL, "there is no employee %lld", (long long)r->id);
         return -1;
     }

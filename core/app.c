@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "db.h"
 #include "gap.h"
 #include "lua_host.h"
@@ -35,6 +36,7 @@ int app_open(const struct app_config *cfg, struct app **out, char **err)
     struct app *a = xcalloc(1, sizeof *a);
     a->loop = cfg->loop;
     a->rules_dir = xstrdup(cfg->rules_dir);
+    a->auth = auth_cache_new();
     if (db_open(cfg->db_path, cfg->create, &a->db, err) || lh_load(a->rules_dir, &a->rules, err) ||
         gap_build(a->db, &a->gap, err) || tabulate_all(a, err)) {
         app_close(a);
@@ -49,6 +51,7 @@ void app_close(struct app *a)
     if (!a)
         return;
     gap_free(a->gap);
+    auth_cache_free(a->auth);
     lh_free(a->rules);
     db_close(a->db);
     free(a->rules_dir);

@@ -16,6 +16,7 @@
 struct db;
 struct gap_index;
 struct lh;
+struct auth_cache;
 
 struct app {
     struct db *db;
@@ -24,6 +25,8 @@ struct app {
     char *rules_dir;
     uv_loop_t *loop;          /* NULL when no loop runs (CLI tools): work then runs inline */
     int rules_broken;         /* set when a requirement could not be classified */
+    struct auth_cache *auth;  /* checked tokens */
+    uint64_t generation;      /* bumped by every answered write: cached sessions are re-checked */
 };
 
 struct app_config {

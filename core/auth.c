@@ -138,3 +138,95 @@ int auth_roles_parse(const json_t *arr, unsigned *roles, const char **bad)
     }
     return 0;
 }
+
+/* --- the token cache --------------------------------------------------------------------- */
+
+#define CACHE_SLOTS 4096          /* a power of two; cleared whole when half full */
+
+struct cached_token {
+    unsigned char hash[32];
+    uint64_t generation;
+    int64_t expires_at;
+    struct principal who;
+    int used;
+};
+
+struct auth_cache {
+    struct cached_token slot[CACHE_SLOTS];
+    size_t used;
+};
+
+struct auth_cache *auth_cache_new(void) { return xcalloc(1, sizeof(struct auth_cache)); }
+
+static void cache_clear(struct auth_cache *c)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        if (c->slot[i].used)
+            auth_principal_free(&c->slot[i].who);
+    memset(c, 0, sizeof *c);
+}
+
+void auth_cache_free(struct auth_cache *c)
+{
+    if (c)
+        cache_clear(c);
+    free(c);
+}
+
+static void principal_copy(struct principal *dst, const struct principal *src)
+{
+    *dst = *src;
+    dst->managed = NULL;
+    if (src->nmanaged) {
+        dst->managed = xmalloc(src->nmanaged * sizeof *dst->managed);
+        memcpy(dst->managed, src->managed, src->nmanaged * sizeof *dst->managed);
+    }
+}
+
+int auth_cache_check(struct auth_cache *c, struct db *db, const char *hex, uint64_t generation,
+                     struct principal *who)
+{
+    if (!hex || strlen(hex) != AUTH_TOKEN_HEX)
+        return -1;
+    unsigned char h[32];
+    token_hash(hex, h);
+    uint64_t k;
+    memcpy(&k, h, sizeof k);   /* the hash of a random token is itself random */
+    size_t i = k & (CACHE_SLOTS - 1);
+    while (c->slot[i].used && memcmp(c->slot[i].hash, h, sizeof h))
+        i = (i + 1) & (CACHE_SLOTS - 1);
+    struct cached_token *t = &c->slot[i];
+    if (t->used && t->generation == generation && t->expires_at > util_now()) {
+        principal_copy(who, &t->who);
+        return 0;
+    }
+    /* Ask the database; remember the answer only when it is yes. */
+    sqlite3_stmt *st = db_stmt(db, "SELECT employee_id, expires_at FROM token "
+                                   "WHERE hash = ? AND expires_at > ?");
+    sqlite3_bind_blob(st, 1, h, sizeof h, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, util_now());
+    int64_t id = -1, expires = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        expires = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (t->used) {
+        auth_principal_free(&t->who);
+        t->used = 0;
+        c->used--;
+    }
+    if (id < 0 || auth_principal_load(db, id, who))
+        return -1;
+    if (c->used >= CACHE_SLOTS / 2) {
+        cache_clear(c);
+        return 0;   /* the next request of this token fills the emptied cache */
+    }
+    memcpy(t->hash, h, sizeof h);
+    t->generation = generation;
+    t->expires_at = expires;
+    principal_copy(&t->who, who);
+    t->used = 1;
+    c->used++;
+    return 0;
+}

@@ -41,6 +41,17 @@ int auth_token_create(struct db *db, int64_t employee_id, char hex[AUTH_TOKEN_HE
 int auth_token_check(struct db *db, const char *hex, struct principal *who);
 int auth_token_revoke(struct db *db, const char *hex);
 
+/* A cache of checked tokens, so that a request does not ask the database who is calling.
+ * Entries carry the generation they were checked at; the caller bumps its generation after any
+ * write that could change a session, a role or a managed department, and older entries are then
+ * checked against the database again. Loop thread only. */
+struct auth_cache;
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache *c);
+/* As auth_token_check, through the cache. */
+int auth_cache_check(struct auth_cache *c, struct db *db, const char *hex, uint64_t generation,
+                     struct principal *who);
+
 /* Loads the principal of an employee (roles, managed departments). -1 when unknown/archived. */
 int auth_principal_load(struct db *db, int64_t employee_id, struct principal *who);
 

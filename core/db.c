@@ -91,6 +91,8 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,\n"
     "  expires_at INTEGER NOT NULL\n"
     ") WITHOUT ROWID;\n",
+    /* 2: who manages what is asked on every login and token check */
+    "CREATE INDEX department_manager ON department(manager_id);\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -36,6 +36,8 @@ struct emp {
 struct dept {
     char *name;
     int64_t parent;
+    int32_t *emps;        /* its own employees (archived ones too), for scoped roll-ups */
+    uint32_t nemps, cap;
     uint8_t present;
 };
 
@@ -175,6 +177,27 @@ static void set_name(char **dst, const char *src)
 {
     free(*dst);
     *dst = xstrdup(src ? src : "");
+}
+
+static void dept_add_emp(struct gap_index *x, int64_t d, int64_t id)
+{
+    struct dept *dp = dept_at(x, d);
+    if (dp->nemps == dp->cap) {
+        dp->cap = dp->cap ? dp->cap * 2 : 8;
+        dp->emps = xrealloc(dp->emps, dp->cap * sizeof *dp->emps);
+    }
+    dp->emps[dp->nemps++] = (int32_t)id;
+}
+
+static void dept_remove_emp(struct gap_index *x, int64_t d, int64_t id)
+{
+    struct dept *dp = dept_at(x, d);
+    for (uint32_t i = 0; i < dp->nemps; i++) {
+        if (dp->emps[i] == id) {
+            dp->emps[i] = dp->emps[--dp->nemps];
+            return;
+        }
+    }
 }
 
 /* --- one employee ------------------------------------------------------------------------ */
@@ -463,10 +486,11 @@ static const char SQL_ASSESS_ONE[] =
 
 static void load_employee_row(struct gap_index *x, sqlite3_stmt *st)
 {
-    struct emp *e = emp_at(x, sqlite3_column_int64(st, 0));
+    int64_t id = sqlite3_column_int64(st, 0);
+    struct emp *e = emp_at(x, id);
     set_name(&e->name, db_text(st, 1));
     e->dept = sqlite3_column_int64(st, 2);
-    dept_at(x, e->dept);
+    dept_add_emp(x, e->dept, id);
     e->active = !sqlite3_column_int(st, 3);
     e->present = 1;
 }
@@ -533,8 +557,10 @@ void gap_free(struct gap_index *x)
         return;
     for (size_t i = 0; i < x->nemp; i++)
         emp_clear(&x->emps[i]);
-    for (size_t i = 0; i < x->ndept; i++)
+    for (size_t i = 0; i < x->ndept; i++) {
         free(x->depts[i].name);
+        free(x->depts[i].emps);
+    }
     for (size_t i = 0; i < x->nsys; i++)
         free(x->syss[i].name);
     for (size_t i = 0; i < x->nreq; i++)
@@ -572,6 +598,7 @@ int gap_reload_department(struct gap_index *x, struct db *db, int64_t id)
     } else if (rc == SQLITE_DONE) {
         struct dept *d = dept_at(x, id);
         free(d->name);
+        free(d->emps);
         *d = (struct dept){0};
         x->dept_order_valid = 0;
     } else {
@@ -586,6 +613,8 @@ int gap_reload_employee(struct gap_index *x, struct db *db, int64_t id)
 {
     struct emp *e = emp_at(x, id);
     emp_out(x, e);
+    if (e->present)
+        dept_remove_emp(x, e->dept, id);
     emp_clear(e);
     sqlite3_stmt *st = db_stmt(db, SQL_EMP_ONE);
     sqlite3_bind_int64(st, 1, id);
@@ -613,7 +642,9 @@ int gap_reload_employee(struct gap_index *x, struct db *db, int64_t id)
     return 0;
 fail:
     /* Leave the employee out of every roll-up rather than half-loaded. */
-    emp_clear(emp_at(x, id));
+    e = emp_at(x, id);
+    dept_remove_emp(x, e->dept, id);
+    emp_clear(e);
     return -1;
 }
 
@@ -892,6 +923,12 @@ int gap_actual(const struct gap_index *x, int64_t employee_id, int64_t requireme
     return 0;
 }
 
+int64_t gap_employee_department(const struct gap_index *x, int64_t employee_id)
+{
+    const struct emp *e = emp_get(x, employee_id);
+    return e ? e->dept : -1;
+}
+
 int gap_department_within(const struct gap_index *x, int64_t d, int64_t root)
 {
     for (size_t steps = 0; d > 0 && (size_t)d < x->ndept && steps <= x->ndept; steps++) {
@@ -967,6 +1004,12 @@ static int emp_in_scope(const struct emp *e, const uint8_t *in, const struct gap
     return !f || !f->profile_id || has_profile(e, f->profile_id);
 }
 
+static int int32_cmp(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
 struct rows {
     struct gap_row *v;
     size_t n, cap;
@@ -989,15 +1032,31 @@ void gap_rollup(struct gap_index *x, enum gap_dim dim, const struct gap_filter *
     int64_t only_system = f ? f->system_id : 0;
     uint8_t *in = f && f->ndepartments ? dept_scope(x, f) : NULL;
 
+    /* The employees to measure: those of the departments in scope, or everyone. */
+    size_t nscope = 0;
+    int32_t *scope = NULL;
+    if (in) {
+        for (size_t d = 0; d < x->ndept; d++)
+            nscope += in[d] ? x->depts[d].nemps : 0;
+        scope = xmalloc((nscope ? nscope : 1) * sizeof *scope);
+        nscope = 0;
+        for (size_t d = 0; d < x->ndept; d++)
+            for (uint32_t i = 0; in[d] && i < x->depts[d].nemps; i++)
+                scope[nscope++] = x->depts[d].emps[i];
+        qsort(scope, nscope, sizeof *scope, int32_cmp);
+    }
+    size_t nwalk = in ? nscope : x->nemp;
+#define WALK_ID(i) (in ? (size_t)scope[i] : (i))
+
     if (dim == GAP_BY_EMPLOYEE) {
-        for (size_t i = 0; i < x->nemp; i++) {
-            const struct emp *e = &x->emps[i];
+        for (size_t i = 0; i < nwalk; i++) {
+            const struct emp *e = &x->emps[WALK_ID(i)];
             if (!emp_in_scope(e, in, f))
                 continue;
             struct agg me = e->me;
             if (only_system)
                 contribute(x, e, 0, NULL, only_system, &me);
-            rows_push(&rows, make_row((int64_t)i, e->name, &me));
+            rows_push(&rows, make_row((int64_t)WALK_ID(i), e->name, &me));
         }
         goto done;
     }
@@ -1008,9 +1067,9 @@ void gap_rollup(struct gap_index *x, enum gap_dim dim, const struct gap_filter *
         tmp.sys = xcalloc(x->nsys ? x->nsys : 1, sizeof *tmp.sys);
         tmp.prof = xcalloc(x->nprof ? x->nprof : 1, sizeof *tmp.prof);
         tmp.req = xcalloc(x->nreq ? x->nreq : 1, sizeof *tmp.req);
-        for (size_t i = 0; i < x->nemp; i++)
-            if (emp_in_scope(&x->emps[i], in, f))
-                contribute(x, &x->emps[i], +1, &tmp, only_system, NULL);
+        for (size_t i = 0; i < nwalk; i++)
+            if (emp_in_scope(&x->emps[WALK_ID(i)], in, f))
+                contribute(x, &x->emps[WALK_ID(i)], +1, &tmp, only_system, NULL);
         t = &tmp;
     }
     switch (dim) {
@@ -1058,6 +1117,8 @@ void gap_rollup(struct gap_index *x, enum gap_dim dim, const struct gap_filter *
         free(tmp.req);
     }
 done:
+#undef WALK_ID
+    free(scope);
     free(in);
     *rows_out = rows.v ? rows.v : xmalloc(sizeof *rows.v);
     *nrows = rows.n;

@@ -87,6 +87,9 @@ void gap_rollup(struct gap_index *x, enum gap_dim dim, const struct gap_filter *
 int gap_actual(const struct gap_index *x, int64_t employee_id, int64_t requirement_id, int *level,
                int64_t *assessed_at);
 
+/* The department of an employee (archived ones included); -1 when there is no such employee. */
+int64_t gap_employee_department(const struct gap_index *x, int64_t employee_id);
+
 /* Is department `d` within the subtree of `root` (itself included)? */
 int gap_department_within(const struct gap_index *x, int64_t d, int64_t root);
 
