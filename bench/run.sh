@@ -107,13 +107,21 @@ http_bench() {
     { fail "$n: cannot read an employee id from $db"; return; }
   [ -n "$id" ] || { fail "$n: no active employee with two profiles in $db"; return; }
 
-  port=$(free_port) || { fail "no free loopback port"; return; }
   local rules_arg=()
   [ -d "$RULES" ] && rules_arg=(--rules "$RULES")
-  "$BUILD/evne" serve --db "$db" --host 127.0.0.1 --port "$port" "${rules_arg[@]}" \
+  # port 0: the kernel picks a free port, which evne names in its first log line
+  "$BUILD/evne" serve --db "$db" --host 127.0.0.1 --port 0 "${rules_arg[@]}" \
     >"$OUT/evne-$n.log" 2>&1 &
   evne_pid=$!
   pids+=("$evne_pid")
+  port=""
+  for _ in $(seq 1 600); do
+    port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$OUT/evne-$n.log" | head -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$evne_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  [ -n "$port" ] || { fail "$n: evne serve named no port (see $OUT/evne-$n.log)"; cleanup; return; }
   if ! wait_http "http://127.0.0.1:$port/healthz" "$evne_pid" 120; then
     fail "$n: evne serve did not answer /healthz within 120 s (see $OUT/evne-$n.log)"
     cleanup; return
@@ -150,7 +158,8 @@ http_bench() {
   [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
   cat >"$ABS_OUT/nginx.conf" <<EOF
 # Written by bench/run.sh: nginx serving the bytes of one gaps answer as a static file, as the
-# yardstick for the gaps endpoint. One worker, as evne has one event loop.
+# yardstick for the gaps endpoint. One worker, as evne has one event loop; an access log line per
+# request, as evne writes one (nginx's default, unbuffered).
 $user_line
 daemon off;
 worker_processes 1;
@@ -158,7 +167,7 @@ pid $ABS_OUT/nginx.pid;
 error_log $ABS_OUT/nginx-error.log warn;
 events { worker_connections 256; }
 http {
-  access_log off;
+  access_log $ABS_OUT/nginx-access.log;
   client_body_temp_path $ABS_OUT/nginx-tmp/body;
   proxy_temp_path $ABS_OUT/nginx-tmp/proxy;
   fastcgi_temp_path $ABS_OUT/nginx-tmp/fastcgi;

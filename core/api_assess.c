@@ -89,18 +89,27 @@ void api_questions(struct api_req *r)
         api_reply(r, 200, json_pack("{s:o}", "items", assess_questions(r->app, r->id)));
 }
 
-static void row_json(struct buf *b, const struct gap_row *row)
+static void put_field(struct buf *b, const char *name, int64_t v)
 {
-    buf_printf(b, "{\"id\":%lld,\"name\":", (long long)row->id);
-    api_json_string(b, row->name);
-    buf_printf(b, ",\"employees\":%lld,\"employees_with_gaps\":%lld,\"demanded\":%lld,"
-                  "\"open_gaps\":%lld,\"unassessed\":%lld,\"gap_sum\":%lld,\"coverage\":%.15g}",
-               (long long)row->employees, (long long)row->employees_with_gaps,
-               (long long)row->demanded, (long long)row->open_gaps, (long long)row->unassessed,
-               (long long)row->gap_sum, row->coverage);
+    buf_puts(b, name);
+    buf_putint(b, v);
 }
 
-/* The hot path of the API: written straight into one buffer, no JSON tree. */
+static void row_json(struct buf *b, const struct gap_row *row)
+{
+    put_field(b, "{\"id\":", row->id);
+    buf_puts(b, ",\"name\":");
+    api_json_string(b, row->name);
+    put_field(b, ",\"employees\":", row->employees);
+    put_field(b, ",\"employees_with_gaps\":", row->employees_with_gaps);
+    put_field(b, ",\"demanded\":", row->demanded);
+    put_field(b, ",\"open_gaps\":", row->open_gaps);
+    put_field(b, ",\"unassessed\":", row->unassessed);
+    put_field(b, ",\"gap_sum\":", row->gap_sum);
+    buf_printf(b, ",\"coverage\":%.15g}", row->coverage);
+}
+
+/* The hot path of the API: written straight into one buffer, no JSON tree, no printf per cell. */
 void api_employee_gaps(struct api_req *r)
 {
     if (check_sees(r))
@@ -113,26 +122,29 @@ void api_employee_gaps(struct api_req *r)
         return;
     }
     struct buf b = {0};
-    buf_reserve(&b, 256 + n * 160);
-    buf_printf(&b, "{\"employee_id\":%lld,\"items\":[", (long long)r->id);
+    buf_reserve(&b, 256 + n * 192);
+    put_field(&b, "{\"employee_id\":", r->id);
+    buf_puts(&b, ",\"items\":[");
     for (size_t i = 0; i < n; i++) {
         const struct gap_cell *c = &cells[i];
         const char *cls = r->app->rules ? lh_class_name(r->app->rules, c->class_id) : NULL;
-        buf_printf(&b, "%s{\"requirement_id\":%lld,\"system_id\":%lld,\"required\":%d,"
-                       "\"actual\":%d,\"gap\":%d,\"class\":",
-                   i ? "," : "", (long long)c->requirement_id, (long long)c->system_id,
-                   c->required, c->actual, c->gap);
+        put_field(&b, i ? ",{\"requirement_id\":" : "{\"requirement_id\":", c->requirement_id);
+        put_field(&b, ",\"system_id\":", c->system_id);
+        put_field(&b, ",\"required\":", c->required);
+        put_field(&b, ",\"actual\":", c->actual);
+        put_field(&b, ",\"gap\":", c->gap);
+        buf_puts(&b, ",\"class\":");
         if (cls)
             api_json_string(&b, cls);
         else
             buf_puts(&b, "null");
-        buf_printf(&b, ",\"unassessed\":%s,\"assessed_at\":", c->unassessed ? "true" : "false");
-        if (c->unassessed) {
-            buf_puts(&b, "null}");
-        } else {
+        buf_puts(&b, c->unassessed ? ",\"unassessed\":true,\"assessed_at\":null}"
+                                   : ",\"unassessed\":false,\"assessed_at\":\"");
+        if (!c->unassessed) {
             char at[21];
             util_iso8601(c->assessed_at, at);
-            buf_printf(&b, "\"%s\"}", at);
+            buf_append(&b, at, 20);
+            buf_puts(&b, "\"}");
         }
     }
     buf_puts(&b, "],\"summary\":");

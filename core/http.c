@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -292,7 +293,14 @@ static void log_line(const char *method, const char *path, int status, int64_t u
         o += 3;
     }
     out[o] = '\0';
-    fprintf(stderr, "%s %s %d %lldus\n", method, out, status, (long long)us);
+    /* One write(2) per line: stderr is unbuffered, and fprintf to it would go piece by piece. */
+    char line[320];
+    int n = snprintf(line, sizeof line, "%s %s %d %lldus\n", method, out, status, (long long)us);
+    if (n > (int)sizeof line - 1)
+        n = (int)sizeof line - 1;
+    if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+        /* nowhere to say so */
+    }
 }
 
 /* Formats one whole answer into one allocation and hands it to the transport. */

@@ -7,7 +7,7 @@ static int match(const char *pattern, const char *path, int64_t ids[ROUTER_MAX_I
 {
     int nids = 0;
     while (*pattern && *path) {
-        if (!strncmp(pattern, "{id}", 4)) {
+        if (*pattern == '{' && !strncmp(pattern, "{id}", 4)) {
             if (nids == ROUTER_MAX_IDS || *path < '1' || *path > '9')
                 return 0;
             int64_t v = 0;
