@@ -50,8 +50,8 @@ deps:
 run:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
-	@[ -f evne-demo.db ] || $(BUILD)/evne demo --db evne-demo.db
-	@echo "evne: demo logins (password 'demo'): admin, radgiver (adviser), leder (manager), ansatt (employee)"
+	@[ -f evne-demo.db ] || { $(BUILD)/evne demo --db evne-demo.db >/dev/null && echo "evne: created evne-demo.db"; }
+	@echo "evne: open http://127.0.0.1:$(PORT)/ - demo logins (password 'demo'): admin, radgiver (adviser), leder (manager), ansatt (employee)"
 	$(BUILD)/evne serve --db evne-demo.db --host 127.0.0.1 --port $(PORT)
 
 # --- tests -------------------------------------------------------------------------------
