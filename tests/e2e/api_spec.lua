@@ -647,3 +647,29 @@ describe("api", function()
     end)
   end)
 end)
+
+describe("api with --clock", function()
+  local srv
+  local START = 1893456000 -- 2030-01-01T00:00:00Z
+
+  setup(function()
+    srv = H.start({ args = { "--clock", tostring(START) } })
+  end)
+
+  teardown(function()
+    if srv then srv:cleanup() end
+  end)
+
+  it("stamps assessments by the clock it was started with", function()
+    local org = srv:expect(200, "GET", "/employees/" .. srv.admin_id).department_id
+    local e = srv:employee({ department_id = org, login = false })
+    local s = srv:system("Klokke")
+    local r = srv:requirement(s, "krav")
+    local a = srv:assess(e, "test", { [r] = 2 })
+    local at = a.items[1].recorded_at
+    local y, mo, d, h, mi, sec = tostring(at):match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)Z$")
+    assert.truthy(y, "recorded_at " .. tostring(at))
+    assert.same({ 2030, 1, 1, 0 }, { tonumber(y), tonumber(mo), tonumber(d), tonumber(h) })
+    assert.is_true(tonumber(mi) * 60 + tonumber(sec) < 120, "recorded_at " .. at)
+  end)
+end)

@@ -13,9 +13,10 @@ end
 
 describe("access", function()
   local srv
-  local top, a, a1, b                 -- Organisasjon > top > {a > a1, b}
-  local boss, e1, e2, e3, adv         -- boss manages a; e1, e2 in a1; e3 in b; adv in b
-  local t_boss, t_e1, t_e2, t_adv
+  local top, a, a1, a1x, b            -- Organisasjon > top > {a > a1 > a1x, b}
+  local boss, e1, e2, e3, e4, adv     -- boss manages a; e1, e2 in a1; e4 in a1x; e3, adv in b
+  local boss2                         -- in b, manages b and a1x
+  local t_boss, t_boss2, t_e1, t_e2, t_adv
   local sys, r1, r2, prof
 
   setup(function()
@@ -23,18 +24,24 @@ describe("access", function()
     top = srv:department("Topp")
     a = srv:department("A", top)
     a1 = srv:department("A1", a)
+    a1x = srv:department("A1x", a1)
     b = srv:department("B", top)
     boss = srv:employee({ department_id = a, login = "boss", name = "Sjef" })
     e1 = srv:employee({ department_id = a1, login = "e1", name = "En" })
     e2 = srv:employee({ department_id = a1, login = "e2", name = "To" })
     e3 = srv:employee({ department_id = b, login = "e3", name = "Tre" })
+    e4 = srv:employee({ department_id = a1x, login = false, name = "Fire" })
+    boss2 = srv:employee({ department_id = b, login = "boss2", name = "Sjef to" })
     adv = srv:employee({ department_id = b, login = "adv", name = "Rådgiver", roles = { "adviser" } })
     sys = srv:system("Tilgangssystem")
     r1 = srv:requirement(sys, "krav 1", 1)
     r2 = srv:requirement(sys, "krav 2", 2)
     prof = srv:profile("Tilgangsprofil", sys, { [r1] = 3, [r2] = 2 })
     srv:expect(200, "PATCH", "/departments/" .. a, { manager_id = boss })
+    srv:expect(200, "PATCH", "/departments/" .. b, { manager_id = boss2 })
+    srv:expect(200, "PATCH", "/departments/" .. a1x, { manager_id = boss2 })
     t_boss = srv:login("boss")
+    t_boss2 = srv:login("boss2")
     t_e1 = srv:login("e1")
     t_e2 = srv:login("e2")
     t_adv = srv:login("adv")
@@ -135,6 +142,7 @@ describe("access", function()
 
     it("reads the employees of the subtree, not outside it", function()
       srv:expect(200, "GET", "/employees/" .. e1, nil, t_boss)
+      srv:expect(200, "GET", "/employees/" .. e4, nil, t_boss) -- two levels down
       srv:expect(200, "GET", "/employees/" .. e2 .. "/gaps", nil, t_boss)
       srv:expect(200, "GET", "/employees/" .. e2 .. "/assessments", nil, t_boss)
       local status, body = srv:api("GET", "/employees/" .. e3, nil, t_boss)
@@ -147,7 +155,7 @@ describe("access", function()
 
     it("lists the subtree's employees and themselves", function()
       local list = srv:expect(200, "GET", "/employees", nil, t_boss)
-      assert.same(H.sorted({ boss, e1, e2 }), H.ids(list.items))
+      assert.same(H.sorted({ boss, e1, e2, e4 }), H.ids(list.items))
     end)
 
     it("assigns profiles within the subtree only", function()
@@ -174,12 +182,14 @@ describe("access", function()
 
     it("reads roll-ups of the subtree, 403 outside it", function()
       local rows = srv:expect(200, "GET", "/gaps?by=department", nil, t_boss).items
-      assert.same(H.sorted({ a, a1 }), H.ids(rows))
+      assert.same(H.sorted({ a, a1, a1x }), H.ids(rows))
       rows = srv:expect(200, "GET", "/gaps?by=employee", nil, t_boss).items
-      assert.same(H.sorted({ boss, e1, e2 }), H.ids(rows))
+      assert.same(H.sorted({ boss, e1, e2, e4 }), H.ids(rows))
       rows = srv:expect(200, "GET", "/gaps?by=department&department_id=" .. a1, nil, t_boss).items
-      assert.same({ a1 }, H.ids(rows))
-      assert.equal(2, rows[1].employees)
+      assert.same(H.sorted({ a1, a1x }), H.ids(rows))
+      for _, row in ipairs(rows) do
+        assert.equal(row.id == a1 and 3 or 1, row.employees)
+      end
       for _, d in ipairs({ b, top }) do
         local status, body = srv:api("GET", "/gaps?by=department&department_id=" .. d, nil, t_boss)
         check(status, body, 403, "forbidden")
@@ -197,12 +207,27 @@ describe("access", function()
       assert.equal("A1", srv:expect(200, "GET", "/departments/" .. a1).name)
     end)
 
-    it("loses the access when no longer manager", function()
+    it("loses the access at once when no longer manager, with the same token", function()
       srv:expect(200, "PATCH", "/departments/" .. a, { manager_id = H.null })
-      local token = srv:login("boss")
-      local status, body = srv:api("GET", "/employees/" .. e1, nil, token)
+      local status, body = srv:api("GET", "/employees/" .. e1, nil, t_boss)
+      check(status, body, 403, "forbidden")
+      status, body = srv:api("GET", "/gaps?by=department", nil, t_boss)
       check(status, body, 403, "forbidden")
       srv:expect(200, "PATCH", "/departments/" .. a, { manager_id = boss })
+      srv:expect(200, "GET", "/employees/" .. e1, nil, t_boss)
+    end)
+
+    it("sees the union of every department managed", function()
+      local list = srv:expect(200, "GET", "/employees", nil, t_boss2)
+      assert.same(H.sorted({ boss2, e3, adv, e4 }), H.ids(list.items))
+      local rows = srv:expect(200, "GET", "/gaps?by=department", nil, t_boss2).items
+      assert.same(H.sorted({ b, a1x }), H.ids(rows))
+      srv:expect(200, "GET", "/gaps?by=employee&department_id=" .. a1x, nil, t_boss2)
+      local status, body = srv:api("GET", "/gaps?by=employee&department_id=" .. a1, nil, t_boss2)
+      check(status, body, 403, "forbidden")
+      status, body = srv:api("GET", "/employees/" .. e1, nil, t_boss2)
+      check(status, body, 403, "forbidden")
+      srv:assess(e4, "appraisal", { [r1] = 2 }, t_boss2)
     end)
   end)
 
@@ -230,7 +255,7 @@ describe("access", function()
     it("reads every employee and every roll-up", function()
       srv:expect(200, "GET", "/employees/" .. e1, nil, t_adv)
       local list = srv:expect(200, "GET", "/employees", nil, t_adv)
-      assert.same(H.sorted({ srv.admin_id, boss, e1, e2, e3, adv }), H.ids(list.items))
+      assert.same(H.sorted({ srv.admin_id, boss, boss2, e1, e2, e3, e4, adv }), H.ids(list.items))
       for _, by in ipairs({ "employee", "department", "profile", "system", "requirement" }) do
         srv:expect(200, "GET", "/gaps?by=" .. by, nil, t_adv)
       end
@@ -245,6 +270,21 @@ describe("access", function()
       status, body = srv:api("POST", "/departments", { name = "Ny", parent_id = b }, t_adv)
       check(status, body, 403, "forbidden")
       assert.equal("Tre", srv:expect(200, "GET", "/employees/" .. e3).name)
+    end)
+  end)
+
+  describe("documented details", function()
+    it("names the field source in the 403 for a source the caller may not record", function()
+      local status, body = srv:api("POST", "/employees/" .. e1 .. "/assessments",
+        { source = "test", levels = H.levels({ [r1] = 4 }) }, t_e1)
+      check(status, body, 403, "forbidden", "source")
+    end)
+
+    it("lets an admin record no appraisal of themselves", function()
+      local status, body = srv:api("POST", "/employees/" .. srv.admin_id .. "/assessments",
+        { source = "appraisal", levels = H.levels({ [r1] = 4 }) })
+      check(status, body, 403, "forbidden")
+      assert.same({}, srv:history(srv.admin_id))
     end)
   end)
 
@@ -264,6 +304,18 @@ describe("access", function()
       status, body = srv:api("GET", "/employees/" .. e2, nil, token)
       check(status, body, 401, "unauthorized")
       srv:expect(200, "GET", "/employees/" .. e2, nil, t_e2)
+    end)
+
+    it("ends the tokens of an archived employee and refuses their login", function()
+      local token = srv:login("e3")
+      srv:expect(200, "GET", "/employees/" .. e3, nil, token)
+      srv:expect(200, "PATCH", "/employees/" .. e3, { archived = true })
+      local status, body = srv:api("GET", "/employees/" .. e3, nil, token)
+      check(status, body, 401, "unauthorized")
+      status, body = srv:request("POST", "/api/v1/session", { login = "e3", password = srv.passwords.e3 })
+      check(status, body, 401, "unauthorized")
+      srv:expect(200, "PATCH", "/employees/" .. e3, { archived = false })
+      srv:login("e3")
     end)
   end)
 end)

@@ -229,6 +229,41 @@ describe("errors", function()
     end)
   end)
 
+  describe("more refusals", function()
+    it("refuses a field the route does not know, naming it", function()
+      local status, body = srv:api("POST", "/systems", { name = "Skrivefeil", descripton = "x" })
+      check(status, body, 422, "invalid", "descripton")
+      status, body = srv:api("PATCH", "/employees/" .. emp, { nmae = "x" })
+      check(status, body, 422, "invalid", "nmae")
+      for _, s in ipairs(srv:expect(200, "GET", "/systems").items) do
+        assert.are_not.equal("Skrivefeil", s.name)
+      end
+    end)
+
+    it("answers 400 bad_json for a repeated key", function()
+      local status, body = srv:request("POST", "/api/v1/systems", '{"name":"a","name":"b"}',
+        srv.admin_token)
+      check(status, body, 400, "bad_json")
+    end)
+
+    it("answers 404 for ids in the path that are not positive integers", function()
+      for _, p in ipairs({ "/systems/abc", "/systems/0", "/systems/-1", "/systems/1.5",
+                           "/employees/1e3", "/systems/99999999999999999999999" }) do
+        local status, body = srv:api("GET", p)
+        local ok, err = pcall(check, status, body, 404, "not_found")
+        assert(ok, p .. ": " .. tostring(err))
+      end
+    end)
+
+    it("refuses an empty levels object in an assessment", function()
+      local before = history_ids()
+      local status, body = post_assessment(H.object())
+      check(status, body, 422, "invalid", "levels")
+      assert.same(before, history_ids())
+    end)
+
+  end)
+
   describe("routes and methods", function()
     it("answers 404 not_found for an unknown route", function()
       local status, body = srv:api("GET", "/no-such-thing")
@@ -264,12 +299,13 @@ describe("errors", function()
 
   describe("authentication", function()
     it("answers 401 unauthorized without a token", function()
+      local systems = #srv:expect(200, "GET", "/systems").items
       for _, c in ipairs({ { "GET", "/systems" }, { "POST", "/systems", { name = "x" } },
                            { "GET", "/employees/" .. emp }, { "GET", "/gaps?by=employee" } }) do
         local status, body = srv:api(c[1], c[2], c[3], false)
         check(status, body, 401, "unauthorized")
       end
-      assert.equal(2, #srv:expect(200, "GET", "/systems").items)
+      assert.equal(systems, #srv:expect(200, "GET", "/systems").items)
     end)
 
     it("answers 401 for a bad or malformed token", function()
@@ -291,6 +327,49 @@ describe("errors", function()
       assert.is_nil(body.token)
       status, body = srv:request("POST", "/api/v1/session", { login = "nobody", password = "x" })
       check(status, body, 401, "unauthorized")
+    end)
+  end)
+
+  -- last: random bodies may create and change things
+  describe("robustness", function()
+    it("never answers 5xx to random bodies, and stays up", function()
+      local values = { H.null, true, false, 0, -1, 1, 4, 5, 2.5, 1e300, "", "x", "3",
+                       string.rep("å", 3000), H.object(), { 1, 2 }, { "a" },
+                       H.levels({ [r1] = 2 }), H.levels({ [r1] = "2" }), { 999999 } }
+      local routes = {
+        { "POST", "/departments", { "name", "parent_id", "manager_id" } },
+        { "PATCH", "/departments/" .. dept, { "name", "parent_id", "manager_id" } },
+        { "POST", "/employees", { "employee_number", "name", "email", "department_id", "roles",
+                                  "login", "password" } },
+        { "PATCH", "/employees/" .. emp, { "name", "email", "department_id", "roles", "archived",
+                                           "login", "password" } },
+        { "POST", "/systems", { "name", "description" } },
+        { "PATCH", "/systems/" .. other_sys, { "name", "description" } },
+        { "POST", "/systems/" .. sys .. "/requirements", { "text", "position" } },
+        { "PATCH", "/requirements/" .. r2, { "text", "position" } },
+        { "POST", "/profiles", { "name", "system_id", "description", "levels" } },
+        { "PATCH", "/profiles/" .. prof, { "name", "description", "levels" } },
+        { "PUT", "/employees/" .. emp .. "/profiles", { "profile_ids" } },
+        { "POST", "/employees/" .. emp .. "/assessments", { "source", "levels", "note" } },
+        { "POST", "/session", { "login", "password" } },
+      }
+      local n = 0
+      for round = 1, tonumber(os.getenv("EVNE_E2E_ROUNDS") or "") or 12 do
+        for _, rt in ipairs(routes) do
+          local body = H.object()
+          for _, f in ipairs(rt[3]) do
+            if math.random(3) > 1 then body[f] = values[math.random(#values)] end
+          end
+          if rt[1] == "POST" and rt[2] == "/session" and round > 2 then body = { login = "admin",
+            password = values[math.random(#values)] } end
+          local status, _, raw = srv:api(rt[1], rt[2], body)
+          n = n + 1
+          assert(status < 500, ("%s %s %s -> %d %s"):format(rt[1], rt[2], H.json.encode(body),
+            status, tostring(raw)))
+        end
+      end
+      assert.truthy(n > 50)
+      assert.equal(200, (srv:request("GET", "/healthz")))
     end)
   end)
 end)

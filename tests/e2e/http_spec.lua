@@ -21,7 +21,7 @@ describe("http", function()
   local srv
 
   setup(function()
-    srv = H.start({ request_timeout = 1 })
+    srv = H.start({ request_timeout = 1, idle_timeout = 2 })
   end)
 
   teardown(function()
@@ -134,6 +134,65 @@ describe("http", function()
     assert.equal(200, (srv:request("GET", "/healthz")))
   end)
 
+  it("answers 431 to more than 64 header fields", function()
+    local extra = {}
+    for i = 1, 70 do extra[i] = ("X-H%d: %d"):format(i, i) end
+    local sock = srv:connect()
+    assert(sock:send(H.build_request("GET", "/healthz", nil, nil, extra)))
+    local r, err = H.read_response(sock, "GET")
+    assert(r, "no answer: " .. tostring(err))
+    assert.equal(431, r.status)
+    sock:close()
+  end)
+
+  it("answers 413 one byte over 1 MiB, and reads a body of exactly 1 MiB", function()
+    local sock = srv:connect(5)
+    assert(sock:send("POST /api/v1/systems HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      .. "Authorization: Bearer " .. srv.admin_token .. "\r\n"
+      .. "Content-Type: application/json\r\nContent-Length: 1048577\r\n\r\n"))
+    local r, err = H.read_response(sock, "POST")
+    assert(r, "no answer: " .. tostring(err))
+    assert.equal(413, r.status)
+    sock:close()
+    -- a valid JSON object of exactly 1 MiB passes HTTP; the API then refuses the long description
+    local head = '{"name":"Stor","description":"'
+    local body = head .. string.rep("a", 1048576 - #head - 2) .. '"}'
+    assert.equal(1048576, #body)
+    local status, data = srv:request("POST", "/api/v1/systems", body, srv.admin_token)
+    H.check_error(status, data, 422, "invalid", "description")
+  end)
+
+  it("closes the connection after an answer to Connection: close", function()
+    local sock = srv:connect(5)
+    assert(sock:send(H.build_request("GET", "/healthz", nil, nil, { "Connection: close" })))
+    local r = assert(H.read_response(sock, "GET"))
+    assert.equal(200, r.status)
+    local closed, rest = read_closed(sock, 3)
+    assert.is_true(closed, "still open after Connection: close")
+    assert.equal("", rest)
+    sock:close()
+  end)
+
+  it("closes an HTTP/1.0 connection after its answer", function()
+    local sock = srv:connect(5)
+    assert(sock:send("GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"))
+    local r = assert(H.read_response(sock, "GET"))
+    assert.equal(200, r.status)
+    assert.is_true((read_closed(sock, 3)), "an HTTP/1.0 connection stayed open")
+    sock:close()
+  end)
+
+  it("closes a keep-alive connection left idle past the idle timeout", function()
+    local sock = srv:connect(5)
+    assert(sock:send(H.build_request("GET", "/healthz")))
+    assert.equal(200, assert(H.read_response(sock, "GET")).status)
+    local closed, _, elapsed = read_closed(sock, 8)
+    sock:close()
+    assert(closed, ("still open after %.1f s with --idle-timeout 2"):format(elapsed))
+    assert(elapsed >= 1, ("closed after %.2f s, before the 2 s idle timeout"):format(elapsed))
+    assert(elapsed <= 5, ("closed only after %.2f s with a 2 s idle timeout"):format(elapsed))
+  end)
+
   it("writes one log line per request on stderr with method, path, status and time in us", function()
     local probe = "/api/v1/log-probe-" .. math.random(100000, 999999)
     local status = srv:request("GET", probe, nil, srv.admin_token)
@@ -166,5 +225,52 @@ describe("http", function()
     assert.truthy(line:find("PATCH", 1, true), line)
     assert.truthy(line:find("%f[%d]200%f[%D]"), line)
     assert.truthy(line:find("%d+%s*us%f[%A]") or line:find("us[=:]%s*%d+"), line)
+  end)
+end)
+
+describe("http connection limit", function()
+  local srv
+
+  setup(function()
+    srv = H.start({ max_connections = 3 })
+  end)
+
+  teardown(function()
+    if srv then srv:cleanup() end
+  end)
+
+  it("closes connections over --max-connections at once and serves again when one leaves", function()
+    local open = {}
+    for i = 1, 3 do
+      open[i] = srv:connect(5)
+      assert(open[i]:send(H.build_request("GET", "/healthz")))
+      assert.equal(200, assert(H.read_response(open[i], "GET")).status)
+    end
+    local extra = srv:connect(5)
+    extra:send(H.build_request("GET", "/healthz"))
+    local r = H.read_response(extra, "GET")
+    extra:close()
+    assert.is_nil(r, "a fourth connection was served with --max-connections 3")
+    -- the three still work
+    for i = 1, 3 do
+      assert(open[i]:send(H.build_request("GET", "/healthz")))
+      assert.equal(200, assert(H.read_response(open[i], "GET")).status)
+    end
+    open[1]:close()
+    local served = false
+    for _ = 1, 40 do -- the server notices the close a moment later
+      local sock = srv:connect(5)
+      sock:send(H.build_request("GET", "/healthz"))
+      local again = H.read_response(sock, "GET")
+      sock:close()
+      if again and again.status == 200 then
+        served = true
+        break
+      end
+      socket.sleep(0.05)
+    end
+    assert.is_true(served, "no connection served after one of three closed")
+    open[2]:close()
+    open[3]:close()
   end)
 end)
