@@ -327,10 +327,29 @@ function Server:restart()
   self:launch()
 end
 
+-- Findings of AddressSanitizer, LeakSanitizer or UBSan in the server's log (make check).
+function Server:sanitizer_report()
+  local log = read_file(self.log) or ""
+  local at = log:find("ERROR: AddressSanitizer", 1, true) or log:find("ERROR: LeakSanitizer", 1, true)
+    or log:find("runtime error:", 1, true)
+  if at then return log:sub(math.max(1, at - 200), at + 3000) end
+  return nil
+end
+
+-- Stops the server gracefully (SIGTERM), removes its folder, and fails when the server did not
+-- exit 0 or a sanitizer reported something; the folder is then kept for a look.
 function Server:cleanup()
-  if self.pid and self:running() then
-    self:signal("KILL")
-    self:wait_exit(STOP_WAIT)
+  local rc = self:exit_code()
+  if self.pid and self:running() then rc = self:stop() end
+  local report = self:sanitizer_report()
+  local problem
+  if report then
+    problem = "sanitizer report in the server log:\n" .. report
+  elseif rc ~= 0 and rc ~= 137 then -- 137: a test's own kill -9
+    problem = ("the server exited with %s at the end\n%s"):format(tostring(rc), tail(self.log, 20))
+  end
+  if problem then
+    error(problem .. "\n(kept " .. self.dir .. ")", 2)
   end
   if not os.getenv("EVNE_E2E_KEEP") then run("rm -rf " .. q(self.dir)) end
 end
