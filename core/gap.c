@@ -719,6 +719,16 @@ static int reload_requirements(struct gap_index *x, struct db *db, const char *s
         free(x->reqs[id].text);
         x->reqs[id].text = NULL;
         x->reqs[id].present = x->reqs[id].active = 0;
+        /* Its levels went with it in the database; they must go here too, or a new requirement
+         * that SQLite gives the same id would inherit them. */
+        for (size_t p = 0; p < x->nprof; p++) {
+            struct prof *pr = &x->profs[p];
+            uint32_t kept = 0;
+            for (uint32_t i = 0; i < pr->nlevels; i++)
+                if (pr->levels[i].req != id)
+                    pr->levels[kept++] = pr->levels[i];
+            pr->nlevels = kept;
+        }
     }
     free(rows);
     return fail;
