@@ -13,6 +13,7 @@
 #include "http.h"
 #include "org.h"
 #include "router.h"
+#include "web.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 #define ANY (ROLE_EMPLOYEE | ROLE_MANAGER | ROLE_ADVISER | ROLE_ADMIN)
@@ -59,8 +60,9 @@ static const struct route routes[] = {
     {"GET", "/api/v1/gaps", api_gaps, ANY},
 };
 
-static void api_req_free(struct api_req *r)
+void api_req_free(struct api_req *r)
 {
+    form_free(r->form);
     auth_principal_free(&r->who);
     json_decref(r->body);
     free(r);

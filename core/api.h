@@ -18,6 +18,7 @@
 
 struct app;
 struct derr;
+struct form;
 struct http_request;
 
 struct api_req {
@@ -28,7 +29,15 @@ struct api_req {
     json_t *body;                /* owned; NULL unless POST/PUT/PATCH */
     char token[AUTH_TOKEN_HEX + 1];
     void *work;                  /* free for deferred handlers */
+    /* pages only (web.h): */
+    struct form *form;           /* owned; the parsed form of a POST */
+    const char *lang;            /* "nb" or "en" */
+    char csrf[33];               /* the session's CSRF token */
+    int set_lang;                /* the language came from ?lang=: remember it in a cookie */
 };
+
+/* Frees a request context without answering (the answer went out another way). */
+void api_req_free(struct api_req *r);
 
 /* Routes one request (the part of app_handle_request under /api and /healthz). */
 void api_dispatch(struct app *a, struct http_request *req);

@@ -10,6 +10,8 @@
 #include "gap.h"
 #include "lua_host.h"
 #include "util.h"
+#include "view.h"
+#include "web.h"
 
 static int tabulate_all(struct app *a, char **err)
 {
@@ -37,8 +39,10 @@ int app_open(const struct app_config *cfg, struct app **out, char **err)
     a->loop = cfg->loop;
     a->rules_dir = xstrdup(cfg->rules_dir);
     a->auth = auth_cache_new();
+    a->secure_cookies = cfg->secure_cookies;
     if (db_open(cfg->db_path, cfg->create, &a->db, err) || lh_load(a->rules_dir, &a->rules, err) ||
-        gap_build(a->db, &a->gap, err) || tabulate_all(a, err)) {
+        gap_build(a->db, &a->gap, err) || tabulate_all(a, err) ||
+        (cfg->web_dir && view_open(cfg->web_dir, cfg->lua_dir, &a->view, err))) {
         app_close(a);
         return -1;
     }
@@ -51,6 +55,7 @@ void app_close(struct app *a)
     if (!a)
         return;
     gap_free(a->gap);
+    view_close(a->view);
     auth_cache_free(a->auth);
     lh_free(a->rules);
     db_close(a->db);
@@ -93,7 +98,11 @@ int app_healthy(struct app *a)
 
 void app_handle_request(struct http_request *req, void *ctx)
 {
-    api_dispatch(ctx, req);
+    struct app *a = ctx;
+    if (!strncmp(req->path, "/api/", 5) || !strcmp(req->path, "/healthz") || !a->view)
+        api_dispatch(a, req);
+    else
+        web_dispatch(a, req);
 }
 
 struct deferred {

@@ -16,6 +16,7 @@
 struct db;
 struct gap_index;
 struct lh;
+struct view;
 struct auth_cache;
 
 struct app {
@@ -25,6 +26,8 @@ struct app {
     char *rules_dir;
     uv_loop_t *loop;          /* NULL when no loop runs (CLI tools): work then runs inline */
     int rules_broken;         /* set when a requirement could not be classified */
+    struct view *view;        /* the pages' templates; NULL when the app serves no pages */
+    int secure_cookies;       /* behind TLS: cookies get the Secure attribute */
     struct auth_cache *auth;  /* checked tokens */
     uint64_t generation;      /* bumped by every answered write: cached sessions are re-checked */
 };
@@ -32,6 +35,9 @@ struct app {
 struct app_config {
     const char *db_path;      /* borrowed */
     const char *rules_dir;    /* borrowed */
+    const char *web_dir;      /* borrowed; templates, locales, static files; NULL: no pages */
+    const char *lua_dir;      /* borrowed; the shipped Lua modules (needed with web_dir) */
+    int secure_cookies;
     uv_loop_t *loop;          /* borrowed; may be NULL */
     int create;               /* create the database file if missing */
 };

@@ -40,12 +40,13 @@ static const char usage_init[] =
 static const char usage_serve[] =
     "usage: evne serve --db PATH [--host 127.0.0.1] [--port 8080] [--rules DIR]\n"
     "                  [--request-timeout SECONDS] [--idle-timeout SECONDS]\n"
-    "                  [--max-connections N] [--clock UNIX_TIME]\n"
+    "                  [--max-connections N] [--clock UNIX_TIME] [--secure-cookies]\n"
     "\n"
     "Serves the JSON API (/api/v1) and /healthz. The rules folder defaults to $EVNE_RULES, else\n"
     "./rules when it exists, else share/evne/rules beside the installed binary\n"
     "(" EVNE_SHARE_DIR "/rules). SIGTERM or SIGINT stops it gracefully.\n"
-    "--clock starts the server's clock at the given time (for tests).\n";
+    "--clock starts the server's clock at the given time (for tests). --secure-cookies marks\n"
+    "the session cookie Secure: use it when evne is behind a TLS proxy.\n";
 
 static const char usage_demo[] =
     "usage: evne demo --db PATH\n"
@@ -76,27 +77,33 @@ static int bad_usage(const char *usage, const char *fmt, const char *what)
     return 2;
 }
 
-static const char *default_rules(void)
+/* Where a shipped folder (rules, web, lua) is: ./NAME in a source tree, else share/evne/NAME
+ * beside the installed binary (whatever PREFIX and DESTDIR were at build time), else the
+ * compiled-in share folder. Owned. */
+static char *share_path(const char *name)
 {
-    const char *env = getenv("EVNE_RULES");
-    if (env && *env)
-        return env;
-    if (access("rules/thresholds.lua", R_OK) == 0)
-        return "rules";
-    /* Installed: PREFIX/bin/evne finds PREFIX/share/evne/rules, whatever PREFIX and DESTDIR
-     * were at build time. */
-    static char beside[4096];
-    ssize_t n = readlink("/proc/self/exe", beside, sizeof beside - 32);
+    char probe[64];
+    snprintf(probe, sizeof probe, "%s", name);
+    if (access(probe, R_OK) == 0)
+        return xstrdup(name);
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 64);
     if (n > 0) {
-        beside[n] = '\0';
-        char *slash = strrchr(beside, '/');
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
         if (slash) {
-            strcpy(slash, "/../share/evne/rules");
-            if (access(beside, R_OK) == 0)
-                return beside;
+            snprintf(slash, sizeof exe - (size_t)(slash - exe), "/../share/evne/%s", name);
+            if (access(exe, R_OK) == 0)
+                return xstrdup(exe);
         }
     }
-    return EVNE_SHARE_DIR "/rules";
+    return xasprintf("%s/%s", EVNE_SHARE_DIR, name);
+}
+
+static char *default_rules(void)
+{
+    const char *env = getenv("EVNE_RULES");
+    return env && *env ? xstrdup(env) : share_path("rules");
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -223,15 +230,18 @@ static int cmd_check_rules(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
         return bad_usage(usage_check, "unexpected argument '%s'", argv[argc - 1]);
-    const char *dir = argc == 2 ? argv[1] : default_rules();
+    char *fallback = default_rules();
+    const char *dir = argc == 2 ? argv[1] : fallback;
     char *err = NULL;
-    if (lh_check(dir, &err)) {
+    int rc = lh_check(dir, &err);
+    if (rc) {
         fprintf(stderr, "evne: %s\n", err);
         free(err);
-        return 1;
+    } else {
+        printf("evne: the rules in %s are usable\n", dir);
     }
-    printf("evne: the rules in %s are usable\n", dir);
-    return 0;
+    free(fallback);
+    return rc ? 1 : 0;
 }
 
 /* --- serve ------------------------------------------------------------------------------- */
@@ -261,6 +271,41 @@ static void on_signal(uv_signal_t *h, int signum)
     srv_shutdown(s->srv, on_stopped, s);
 }
 
+static int serve(const char *path, const char *rules, const char *web, const char *lua,
+                 int secure, const struct srv_config *cfg)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct serving s = {.loop = uv_default_loop()};
+    struct app *app;
+    char *err = NULL;
+    struct app_config acfg = {.db_path = path, .rules_dir = rules, .web_dir = web,
+                              .lua_dir = lua, .secure_cookies = secure, .loop = s.loop};
+    if (app_open(&acfg, &app, &err)) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        return 1;
+    }
+    s.srv = srv_start(s.loop, cfg, app_handle_request, app, &err);
+    if (!s.srv) {
+        fprintf(stderr, "evne: %s\n", err);
+        free(err);
+        app_close(app);
+        return 1;
+    }
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    fprintf(stderr, "evne: serving %s on http://%s:%d/ (rules: %s)\n", path, cfg->host,
+            srv_port(s.srv), rules);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    app_close(app);
+    uv_loop_close(s.loop);
+    fprintf(stderr, "evne: stopped\n");
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
@@ -271,8 +316,10 @@ static int cmd_serve(int argc, char **argv)
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"max-connections", required_argument, 0, 'm'},
                                          {"clock", required_argument, 0, 'c'},
+                                         {"secure-cookies", no_argument, 0, 's'},
                                          {0, 0, 0, 0}};
-    const char *path = NULL, *rules = default_rules();
+    const char *path = NULL, *rules = NULL;
+    int secure = 0;
     struct srv_config cfg = {.host = "127.0.0.1", .port = DEFAULT_PORT, .max_connections = 1024,
                              .request_timeout_ms = 10000, .idle_timeout_ms = 60000};
     long v;
@@ -283,6 +330,7 @@ static int cmd_serve(int argc, char **argv)
         case 'd': path = optarg; break;
         case 'H': cfg.host = optarg; break;
         case 'r': rules = optarg; break;
+        case 's': secure = 1; break;
         case 'p':
             if (parse_int(optarg, 0, 65535, &v))
                 return bad_usage(usage_serve, "--port must be a number from 0 to 65535, not '%s'",
@@ -314,35 +362,13 @@ static int cmd_serve(int argc, char **argv)
     if (!path)
         return bad_usage(usage_serve, "%s", "--db is needed");
 
-    signal(SIGPIPE, SIG_IGN);
-    struct serving s = {.loop = uv_default_loop()};
-    struct app *app;
-    char *err = NULL;
-    struct app_config acfg = {.db_path = path, .rules_dir = rules, .loop = s.loop};
-    if (app_open(&acfg, &app, &err)) {
-        fprintf(stderr, "evne: %s\n", err);
-        free(err);
-        return 1;
-    }
-    s.srv = srv_start(s.loop, &cfg, app_handle_request, app, &err);
-    if (!s.srv) {
-        fprintf(stderr, "evne: %s\n", err);
-        free(err);
-        app_close(app);
-        return 1;
-    }
-    uv_signal_init(s.loop, &s.sigint);
-    uv_signal_init(s.loop, &s.sigterm);
-    s.sigint.data = s.sigterm.data = &s;
-    uv_signal_start(&s.sigint, on_signal, SIGINT);
-    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-    fprintf(stderr, "evne: serving %s on http://%s:%d/ (rules: %s)\n", path, cfg.host,
-            srv_port(s.srv), rules);
-    uv_run(s.loop, UV_RUN_DEFAULT);
-    app_close(app);
-    uv_loop_close(s.loop);
-    fprintf(stderr, "evne: stopped\n");
-    return 0;
+    char *def_rules = rules ? NULL : default_rules(), *web = share_path("web"),
+         *lua = share_path("lua");
+    int rc = serve(path, rules ? rules : def_rules, web, lua, secure, &cfg);
+    free(def_rules);
+    free(web);
+    free(lua);
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -131,7 +131,8 @@ end
 
 -- v:render(name, data, lang) -> html. The page's body goes into layout.html as content, with
 -- every field of data, unless data.bare. The document title is "<page> – <app.name>", the page
--- title being what the body gave set_title(), else data.title; lang defaults to "nb".
+-- title being what the body gave set_title(), else the translation of the locale key data.title;
+-- lang defaults to "nb".
 function view:render(name, data, lang)
   lang = lang or "nb"
   data = data or {}
@@ -144,7 +145,7 @@ function view:render(name, data, lang)
     return body
   end
   local app = self.helpers[lang].t("app.name")
-  local page = state.title or data.title
+  local page = state.title or (data.title and self.helpers[lang].t(data.title))
   local vars = merge({}, data)
   vars.content = body
   vars.title = page and format("%s – %s", page, app) or app

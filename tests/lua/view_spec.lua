@@ -145,9 +145,9 @@ describe("view:render with the layout", function()
     assert.matches('<p class="flash" role="status">Endringene er lagret</p>', html, 1, true)
   end)
 
-  it("titles a page from data.title when the page sets none, and the app alone otherwise", function()
-    local w = make({ ["p.html"] = "<p>x</p>" })
-    assert.matches("<title>Kari &amp; Ola – evne</title>", w:render("p.html", { title = "Kari & Ola" }), 1, true)
+  it("titles a page from the locale key data.title when the page sets none, and the app alone otherwise", function()
+    local w = make({ ["p.html"] = "<p>x</p>" }, { nb = { ["p.title"] = "Kari & Ola" } })
+    assert.matches("<title>Kari &amp; Ola – evne</title>", w:render("p.html", { title = "p.title" }), 1, true)
     assert.matches("<title>evne</title>", w:render("p.html", {}), 1, true)
   end)
 
