@@ -265,6 +265,18 @@ describe("api", function()
       assert.truthy(list[4].position > list[3].position)
     end)
 
+    it("orders requirements of equal position by id", function()
+      local s2 = srv:system("Likestilt")
+      local x = srv:requirement(s2, "x", 7)
+      local y = srv:requirement(s2, "y", 3)
+      local z = srv:requirement(s2, "z", 7)
+      local list = srv:expect(200, "GET", "/systems/" .. s2 .. "/requirements").items
+      assert.same({ y, x, z }, { list[1].id, list[2].id, list[3].id })
+      srv:expect(200, "PATCH", "/requirements/" .. y, { position = 7 })
+      list = srv:expect(200, "GET", "/systems/" .. s2 .. "/requirements").items
+      assert.same(H.sorted({ x, y, z }), { list[1].id, list[2].id, list[3].id })
+    end)
+
     it("patches a requirement's text and deletes an unassessed one", function()
       local r = srv:requirement(sys, "Feilskrevet krav")
       local p = srv:expect(200, "PATCH", "/requirements/" .. r, { text = "Riktig krav" })

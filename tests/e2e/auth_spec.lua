@@ -261,6 +261,18 @@ describe("access", function()
       end
     end)
 
+    it("loses the adviser's rights at once when the role is taken away", function()
+      srv:expect(200, "PATCH", "/employees/" .. adv, { roles = { "employee" } })
+      local status, body = srv:api("POST", "/systems", { name = "Etter rolle" }, t_adv)
+      check(status, body, 403, "forbidden")
+      status, body = srv:api("GET", "/employees/" .. e1, nil, t_adv)
+      check(status, body, 403, "forbidden")
+      local e = srv:expect(200, "PATCH", "/employees/" .. adv, { roles = { "adviser" } })
+      assert.is_true(contains(e.roles, "adviser"))
+      assert.is_true(contains(e.roles, "employee"))
+      srv:expect(200, "GET", "/employees/" .. e1, nil, t_adv)
+    end)
+
     it("may not create or change employees", function()
       local status, body = srv:api("POST", "/employees", { employee_number = "A-9", name = "Ny",
         email = "ny@example.no", department_id = b }, t_adv)

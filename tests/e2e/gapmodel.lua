@@ -3,7 +3,7 @@
 --
 -- local model = require("gapmodel").new()
 -- model.M.depts[id] = {name=, parent=}; model.M.emps[id] = {name=, dept=, archived=}
--- model.M.systems[id] = {name=}; model.M.reqs[id] = {system=, text=, archived=}
+-- model.M.systems[id] = {name=, archived=}; model.M.reqs[id] = {system=, text=, archived=}
 -- model.M.profiles[id] = {name=, system=, levels={[rid]=level}, archived=}
 -- model.M.assigned[eid] = {pid, ...}; model.M.latest[eid] = {[rid]=level}
 -- model.check_employee(srv, eid); model.check_rollup(srv, by, filters)
@@ -21,7 +21,7 @@ function G.new()
   local M = {
     depts = {},       -- id -> {name, parent}
     emps = {},        -- id -> {name, dept, archived}
-    systems = {},     -- id -> {name}
+    systems = {},     -- id -> {name, archived}
     reqs = {},        -- id -> {system, text, archived}
     profiles = {},    -- id -> {name, system, levels = {rid -> level}, archived}
     assigned = {},    -- employee id -> {profile ids}
@@ -166,7 +166,7 @@ function G.new()
       end
     elseif by == "system" then
       for s, sys in pairs(M.systems) do
-        if not f.system_id or s == f.system_id then
+        if not sys.archived and (not f.system_id or s == f.system_id) then
           local row = new_row()
           for _, e in ipairs(live_emps(scope)) do
             for _, r in ipairs(live_reqs(s)) do add_pair(row, e, r, required(e, r)) end

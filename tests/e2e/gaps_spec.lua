@@ -115,11 +115,11 @@ describe("gaps", function()
     emp("e8", "Hans", "sykehjem")
 
     S.gerica = srv:system("Gerica")
-    M.systems[S.gerica] = { name = "Gerica" }
+    M.systems[S.gerica] = { name = "Gerica", archived = false }
     S.excel = srv:system("Excel")
-    M.systems[S.excel] = { name = "Excel" }
+    M.systems[S.excel] = { name = "Excel", archived = false }
     S.tom = srv:system("Ubrukt")
-    M.systems[S.tom] = { name = "Ubrukt" }
+    M.systems[S.tom] = { name = "Ubrukt", archived = false }
     for i = 1, 5 do req("r" .. i, "gerica", "Gerica-krav " .. i) end
     for i = 1, 3 do req("x" .. i, "excel", "Excel-krav " .. i) end
     req("u1", "tom", "Ubrukt krav")
@@ -241,6 +241,13 @@ describe("gaps", function()
   it("leaves an archived profile out", function()
     srv:expect(200, "PATCH", "/profiles/" .. P.mix, { archived = true })
     M.profiles[P.mix].archived = true
+    check_everything()
+  end)
+
+  it("leaves an archived system out", function()
+    srv:expect(200, "PATCH", "/systems/" .. S.tom, { archived = true })
+    M.systems[S.tom].archived = true
+    M.reqs[R.u1].archived = true
     check_everything()
   end)
 
@@ -396,12 +403,32 @@ describe("gaps under random changes", function()
     return "delete requirement " .. r
   end
 
+  local function live_systems()
+    return keys(RM.systems, function(_, sys) return not sys.archived end)
+  end
+
   function ops.new_requirement()
-    local s = pick(keys(RM.systems))
+    local s = pick(live_systems())
     local text = H.unique("Tilfeldig krav ")
     local r = srv:requirement(s, text)
     RM.reqs[r] = { system = s, text = text, archived = false }
     return "new requirement " .. r
+  end
+
+  -- Archiving a system archives its requirements and profiles (they stay archived).
+  function ops.archive_system()
+    local live = live_systems()
+    if #live < 3 then return end
+    local s = pick(live)
+    srv:expect(200, "PATCH", "/systems/" .. s, { archived = true })
+    RM.systems[s].archived = true
+    for _, r in pairs(RM.reqs) do
+      if r.system == s then r.archived = true end
+    end
+    for _, prof in pairs(RM.profiles) do
+      if prof.system == s then prof.archived = true end
+    end
+    return "archive system " .. s
   end
 
   function ops.toggle_employee()
@@ -415,7 +442,10 @@ describe("gaps under random changes", function()
   end
 
   function ops.toggle_profile()
-    local p = pick(keys(RM.profiles))
+    local p = pick(keys(RM.profiles, function(_, prof)
+      return not (prof.system and RM.systems[prof.system].archived)
+    end))
+    if not p then return end
     local to = not RM.profiles[p].archived
     if to and #active_profiles() < 3 then return end
     srv:expect(200, "PATCH", "/profiles/" .. p, { archived = to })
@@ -453,7 +483,7 @@ describe("gaps under random changes", function()
     { "assess", 8 }, { "assign", 5 }, { "levels", 4 }, { "archive_requirement", 1 },
     { "delete_requirement", 1 }, { "new_requirement", 1 }, { "toggle_employee", 2 },
     { "toggle_profile", 2 }, { "move_employee", 2 }, { "move_department", 2 },
-    { "new_employee", 1 },
+    { "new_employee", 1 }, { "archive_system", 1 },
   }
   local bag = {}
   for _, w in ipairs(weights) do
@@ -468,7 +498,7 @@ describe("gaps under random changes", function()
       for _, by in ipairs({ "employee", "department", "profile", "system", "requirement" }) do
         rm.check_rollup(srv, by)
         rm.check_rollup(srv, by, { department_id = pick(keys(RM.depts), rnd_check) })
-        rm.check_rollup(srv, by, { system_id = pick(keys(RM.systems), rnd_check) })
+        rm.check_rollup(srv, by, { system_id = pick(live_systems(), rnd_check) })
         local p = pick(active_profiles(), rnd_check)
         if p then rm.check_rollup(srv, by, { profile_id = p }) end
       end
@@ -493,10 +523,10 @@ describe("gaps under random changes", function()
     add_dept("A2", a)
     add_dept("B1", b)
     for _ = 1, 12 do ops.new_employee() end
-    for s = 1, 3 do
+    for s = 1, 4 do
       local name = "System " .. s
       local id = srv:system(name)
-      RM.systems[id] = { name = name }
+      RM.systems[id] = { name = name, archived = false }
       for _ = 1, 3 + s do
         local text = H.unique("Krav ")
         local r = srv:requirement(id, text)
@@ -505,7 +535,7 @@ describe("gaps under random changes", function()
     end
     local systems = keys(RM.systems)
     for i = 1, 6 do
-      local sys = i <= 5 and systems[(i - 1) % 3 + 1] or nil
+      local sys = i <= 5 and systems[(i - 1) % 4 + 1] or nil
       local levels = random_levels(live_requirements(sys), 5)
       local name = "Profil " .. i
       local p = srv:profile(name, sys, levels)

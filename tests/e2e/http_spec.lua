@@ -68,6 +68,38 @@ describe("http", function()
     sock:close()
   end)
 
+  it("answers 20 pipelined writes in order, each committed in that order", function()
+    local org = srv:expect(200, "GET", "/employees/" .. srv.admin_id).department_id
+    local e = srv:employee({ department_id = org, login = false })
+    local s = srv:system("Pipeline")
+    local r = srv:requirement(s, "krav")
+    local path = "/api/v1/employees/" .. e .. "/assessments"
+    local batch = {}
+    for i = 1, 20 do
+      batch[i] = H.build_request("POST", path,
+        { source = "test", levels = H.levels({ [r] = i % 5 }), note = "p" .. i }, srv.admin_token)
+    end
+    local sock = srv:connect()
+    assert(sock:send(table.concat(batch)))
+    local ids = {}
+    for i = 1, 20 do
+      local resp, err = H.read_response(sock, "POST")
+      assert(resp, ("answer %d: %s"):format(i, tostring(err)))
+      assert.equal(201, resp.status)
+      local item = H.decode(resp.body).items[1]
+      assert.equal("p" .. i, item.note)
+      ids[i] = item.id
+      if i > 1 then assert.is_true(ids[i] > ids[i - 1]) end
+    end
+    sock:close()
+    local hist = srv:history(e)
+    assert.equal(20, #hist)
+    assert.equal("p20", hist[1].note)
+    assert.equal("p1", hist[20].note)
+    local gaps = srv:expect(200, "GET", "/gaps?by=requirement&system_id=" .. s).items
+    assert.equal(1, #gaps)
+  end)
+
   it("accepts an 8 KiB header", function()
     local sock = srv:connect()
     assert(sock:send(H.build_request("GET", "/healthz", nil, nil,
