@@ -6,7 +6,7 @@ set -eu
 build="make gcc pkg-config libuv1-dev liblua5.4-dev libsqlite3-dev node-llhttp libjansson-dev
 libsodium-dev libcurl4-openssl-dev libcsv-dev"
 test="$build libcmocka-dev lua5.1 lua-busted lua-socket lua-dkjson lua-check clang sqlite3
-python3-aiosmtpd"
+python3-aiosmtpd chromium"
 bench="$test wrk nginx-light"
 
 case "${1:-test}" in
@@ -24,6 +24,12 @@ for p in $want; do
     *) missing="$missing $p" ;;
   esac
 done
+# The browser tests need node and npm; a machine may have them from elsewhere than Debian
+# (NodeSource's nodejs bundles npm), so look for the commands rather than the packages.
+case "${1:-test}" in
+  test|bench) command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+    missing="$missing nodejs npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 echo "evne: installing missing Debian packages:$missing" >&2

@@ -64,6 +64,8 @@ static void open_app(void)
     struct app_config cfg = {
         .db_path = db_path,
         .rules_dir = rules && *rules ? rules : "rules",
+        .web_dir = "web",
+        .lua_dir = "lua",
         .loop = NULL,
         .create = 1,
     };
