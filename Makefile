@@ -98,6 +98,7 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	bench/run.sh
+	bench/pages.sh
 
 lint:
 	luacheck rules lua tests/lua tests/e2e

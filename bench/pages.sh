@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Page rendering: each main page fetched N times from a running `evne serve` on the 3,300-employee
+# organisation (build/bench/3300.db, made by bench/run.sh) and on the demo, with the server's own
+# duration per request (its log line, in microseconds) and the page's size.
+# Targets (issue 3): every page under 60 KB of HTML for the demo organisation, rendered in under
+# 2 ms on the server at 3,300 employees.
+#   bench/pages.sh [DB] [LOGIN] [PASSWORD]
+set -u
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+N=${BENCH_PAGE_RUNS:-30}
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+
+run_pages() {
+  local db=$1 login=$2 password=$3 label=$4
+  local log="$OUT/pages-$label.log" jar="$OUT/pages-$label.cookies" pid port
+  "$BUILD/evne" serve --db "$db" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null' RETURN
+  port=""
+  for _ in $(seq 1 300); do
+    port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "pages: evne did not start (see $log)" >&2; return 1; }
+  local base="http://127.0.0.1:$port"
+  curl -s -o /dev/null -c "$jar" --data-urlencode "login=$login" --data-urlencode "password=$password" \
+    "$base/login"
+  local gerica team_dept
+  gerica=$(sqlite3 -readonly "$db" "SELECT id FROM system WHERE archived = 0 ORDER BY id LIMIT 1")
+  team_dept=$(sqlite3 -readonly "$db" "SELECT d.id FROM department d JOIN employee e ON e.id = d.manager_id
+    WHERE e.login = '$login' ORDER BY d.id DESC LIMIT 1")
+  local pages=(/me /me/assessment "/team?department_id=$team_dept" "/team/gaps?department_id=$team_dept"
+    /systems "/systems/$gerica" "/systems/$gerica/matrix" "/reports?by=department"
+    "/reports?by=system" "/reports?by=requirement" /admin/users /admin/departments)
+  printf '\n== pages: %s (%s), %d requests each ==\n' "$label" "$db" "$N"
+  printf '  %-40s %8s %10s %10s %8s\n' page status bytes "median us" "max us"
+  for p in "${pages[@]}"; do
+    local code bytes
+    : >"$OUT/pages-one.log"
+    code=$(curl -s -b "$jar" -o "$OUT/pages-body.html" -w '%{http_code}' "$base$p")
+    bytes=$(wc -c <"$OUT/pages-body.html")
+    local before after
+    before=$(wc -l <"$log")
+    for _ in $(seq 1 "$N"); do curl -s -b "$jar" -o /dev/null "$base$p"; done
+    after=$(wc -l <"$log")
+    local path=${p%%\?*}
+    tail -n $((after - before)) "$log" | awk -v path="$path" '$2 == path { sub("us", "", $4); print $4 }' |
+      sort -n | awk -v p="$p" -v code="$code" -v bytes="$bytes" '
+        { v[NR] = $1 } END { if (NR == 0) { printf "  %-40s %8s %10s %10s %8s\n", p, code, bytes, "-", "-"; exit }
+          printf "  %-40s %8s %10d %10d %8d\n", p, code, bytes, v[int((NR + 1) / 2)], v[NR] }'
+  done
+}
+
+db=${1:-$OUT/3300.db}
+if [ ! -f "$db" ]; then
+  echo "pages: $db is missing; run bench/run.sh first (it makes build/bench/3300.db)" >&2
+  exit 1
+fi
+run_pages "$db" "${2:-bench}" "${3:-bench}" 3300
+demo="$OUT/pages-demo.db"
+rm -f "$demo" "$demo-wal" "$demo-shm"
+"$BUILD/evne" demo --db "$demo" >/dev/null && run_pages "$demo" radgiver demo demo-adviser
+run_pages "$demo" leder demo demo-manager
+run_pages "$demo" admin demo demo-admin
