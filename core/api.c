@@ -13,6 +13,7 @@
 #include "http.h"
 #include "org.h"
 #include "router.h"
+#include "rules.h"
 #include "web.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -58,6 +59,9 @@ static const struct route routes[] = {
     {"PATCH", "/api/v1/profiles/{id}", api_profile_patch, ADVISER},
     {"DELETE", "/api/v1/profiles/{id}", api_profile_delete, ADVISER},
     {"GET", "/api/v1/gaps", api_gaps, ANY},
+    {"GET", "/api/v1/admin/rules", api_rules_status, ADMIN},
+    {"POST", "/api/v1/admin/rules/reload", api_rules_reload, ADMIN},
+    {"POST", "/api/v1/admin/rules/preview", api_rules_preview, ADMIN},
 };
 
 void api_req_free(struct api_req *r)
@@ -349,4 +353,46 @@ void api_dispatch(struct app *a, struct http_request *req)
         }
     }
     route->handler(r);
+}
+
+/* --- rules (admin) ----------------------------------------------------------------------- */
+
+void api_rules_status(struct api_req *r) { api_reply(r, 200, rules_status(r->app)); }
+
+void api_rules_reload(struct api_req *r)
+{
+    char *err = NULL;
+    if (rules_reload(r->app, "an admin asked", &err)) {
+        json_t *o = rules_status(r->app);
+        json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", "rules_invalid",
+                                                  "message", err));
+        free(err);
+        api_reply(r, 422, o);
+        return;
+    }
+    api_reply(r, 200, rules_status(r->app));
+}
+
+void api_rules_preview(struct api_req *r)
+{
+    static const char *const allowed[] = {"file", "source", NULL};
+    struct derr e;
+    const char *file = NULL, *source = NULL;
+    if (dom_only(r->body, allowed, &e) || dom_string(r->body, "file", 1, 1, 100, &file, &e) < 0 ||
+        dom_string(r->body, "source", 1, 0, 256 * 1024, &source, &e) < 0) {
+        api_derr(r, &e);
+        return;
+    }
+    if (strchr(file, '/') || file[0] == '.') {
+        api_error(r, 422, "invalid", "file", "'file' is a file name in the rules folder");
+        return;
+    }
+    json_t *out = NULL;
+    char *err = NULL;
+    if (rules_preview(r->app, file, source, &out, &err)) {
+        api_error(r, 422, "rules_invalid", "source", "%s", err);
+        free(err);
+        return;
+    }
+    api_reply(r, 200, out);
 }

@@ -97,5 +97,8 @@ void api_assessments_create(struct api_req *r);
 void api_questions(struct api_req *r);
 void api_employee_gaps(struct api_req *r);
 void api_gaps(struct api_req *r);
+void api_rules_status(struct api_req *r);
+void api_rules_reload(struct api_req *r);
+void api_rules_preview(struct api_req *r);
 
 #endif

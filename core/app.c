@@ -9,29 +9,10 @@
 #include "db.h"
 #include "gap.h"
 #include "lua_host.h"
+#include "rules.h"
 #include "util.h"
 #include "view.h"
 #include "web.h"
-
-static int tabulate_all(struct app *a, char **err)
-{
-    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.id, r.system_id, s.name, r.text FROM requirement r "
-                                      "JOIN system s ON s.id = r.system_id");
-    int rc = 0;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        struct lh_requirement req = {
-            .requirement_id = sqlite3_column_int64(st, 0),
-            .system_id = sqlite3_column_int64(st, 1),
-            .system = db_text(st, 2),
-            .requirement = db_text(st, 3),
-        };
-        uint8_t cls[5][5];
-        rc = lh_tabulate(a->rules, &req, cls, err);
-        gap_set_classes(a->gap, req.requirement_id, cls);
-    }
-    sqlite3_reset(st);
-    return rc;
-}
 
 int app_open(const struct app_config *cfg, struct app **out, char **err)
 {
@@ -40,8 +21,8 @@ int app_open(const struct app_config *cfg, struct app **out, char **err)
     a->rules_dir = xstrdup(cfg->rules_dir);
     a->auth = auth_cache_new();
     a->secure_cookies = cfg->secure_cookies;
-    if (db_open(cfg->db_path, cfg->create, &a->db, err) || lh_load(a->rules_dir, &a->rules, err) ||
-        gap_build(a->db, &a->gap, err) || tabulate_all(a, err) ||
+    if (db_open(cfg->db_path, cfg->create, &a->db, err) || gap_build(a->db, &a->gap, err) ||
+        rules_open(a, err) ||
         (cfg->web_dir && view_open(cfg->web_dir, cfg->lua_dir, &a->view, err))) {
         app_close(a);
         return -1;
@@ -58,6 +39,7 @@ void app_close(struct app *a)
     view_close(a->view);
     auth_cache_free(a->auth);
     lh_free(a->rules);
+    rules_close(a);
     db_close(a->db);
     free(a->rules_dir);
     free(a);

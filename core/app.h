@@ -16,6 +16,7 @@
 struct db;
 struct gap_index;
 struct lh;
+struct rules_state;
 struct view;
 struct auth_cache;
 
@@ -26,6 +27,7 @@ struct app {
     char *rules_dir;
     uv_loop_t *loop;          /* NULL when no loop runs (CLI tools): work then runs inline */
     int rules_broken;         /* set when a requirement could not be classified */
+    struct rules_state *rules_state;   /* rules.c: reloads, watching, what admins see */
     struct view *view;        /* the pages' templates; NULL when the app serves no pages */
     int secure_cookies;       /* behind TLS: cookies get the Secure attribute */
     struct auth_cache *auth;  /* checked tokens */

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "demo.h"
 #include "lua_host.h"
+#include "rules.h"
 #include "server.h"
 #include "util.h"
 
@@ -249,15 +250,22 @@ static int cmd_check_rules(int argc, char **argv)
 struct serving {
     uv_loop_t *loop;
     struct srv *srv;
+    struct app *app;
     uv_signal_t sigint, sigterm;
     int stopping;
 };
 
-static void on_stopped(void *arg)
+static void on_unwatched(void *arg)
 {
     struct serving *s = arg;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_stopped(void *arg)
+{
+    struct serving *s = arg;
+    rules_unwatch(s->app, on_unwatched, s);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -292,6 +300,8 @@ static int serve(const char *path, const char *rules, const char *web, const cha
         app_close(app);
         return 1;
     }
+    s.app = app;
+    rules_watch(app);
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sigterm);
     s.sigint.data = s.sigterm.data = &s;

@@ -1,0 +1,401 @@
+#include "rules.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "app.h"
+#include "db.h"
+#include "gap.h"
+#include "lua_host.h"
+#include "util.h"
+
+#define DEBOUNCE_MS 200
+
+struct classes {
+    int64_t requirement_id;
+    uint8_t cls[5][5];
+};
+
+struct rules_watch {
+    uv_fs_event_t dir, reports;
+    uv_timer_t debounce;
+    struct app *app;
+    int open_handles;
+    void (*on_closed)(void *);
+    void *arg;
+};
+
+struct rules_state {
+    int64_t loaded_at, attempt_at;
+    int attempt_ok;
+    char *attempt_reason;
+    char *attempt_error;
+    unsigned reloads;
+    struct rules_watch *watch;
+};
+
+static struct rules_state *state_of(struct app *a)
+{
+    if (!a->rules_state)
+        a->rules_state = xcalloc(1, sizeof(struct rules_state));
+    return a->rules_state;
+}
+
+/* Classifies every requirement with h; *out (owned) gets the tables. -1 and *err on the first
+ * failure. */
+static int tabulate(struct app *a, struct lh *h, struct classes **out, size_t *n, char **err)
+{
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.id, r.system_id, s.name, r.text FROM requirement r "
+                                      "JOIN system s ON s.id = r.system_id ORDER BY r.id");
+    size_t cap = 64, len = 0;
+    struct classes *c = xmalloc(cap * sizeof *c);
+    int rc = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (len == cap)
+            c = xrealloc(c, (cap *= 2) * sizeof *c);
+        struct lh_requirement req = {
+            .requirement_id = sqlite3_column_int64(st, 0),
+            .system_id = sqlite3_column_int64(st, 1),
+            .system = db_text(st, 2),
+            .requirement = db_text(st, 3),
+        };
+        c[len].requirement_id = req.requirement_id;
+        rc = lh_tabulate(h, &req, c[len].cls, err);
+        len++;
+    }
+    sqlite3_reset(st);
+    if (rc) {
+        free(c);
+        return -1;
+    }
+    *out = c;
+    *n = len;
+    return 0;
+}
+
+static void note_attempt(struct rules_state *s, const char *why, const char *error)
+{
+    s->attempt_at = util_now();
+    s->attempt_ok = error == NULL;
+    free(s->attempt_reason);
+    free(s->attempt_error);
+    s->attempt_reason = xstrdup(why);
+    s->attempt_error = error ? xstrdup(error) : NULL;
+}
+
+int rules_open(struct app *a, char **err)
+{
+    struct lh *h;
+    struct classes *c;
+    size_t n;
+    if (lh_load(a->rules_dir, &h, err))
+        return -1;
+    if (tabulate(a, h, &c, &n, err)) {
+        lh_free(h);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        gap_set_classes(a->gap, c[i].requirement_id, c[i].cls);
+    free(c);
+    a->rules = h;
+    a->rules_broken = 0;
+    struct rules_state *s = state_of(a);
+    s->loaded_at = util_now();
+    note_attempt(s, "start", NULL);
+    return 0;
+}
+
+int rules_reload(struct app *a, const char *why, char **err)
+{
+    struct rules_state *s = state_of(a);
+    int64_t t0 = util_monotonic_us();
+    struct lh *h;
+    struct classes *c = NULL;
+    size_t n = 0;
+    if (lh_load(a->rules_dir, &h, err))
+        goto failed;
+    if (tabulate(a, h, &c, &n, err)) {
+        lh_free(h);
+        goto failed;
+    }
+    /* All good: swap. */
+    lh_free(a->rules);
+    a->rules = h;
+    a->rules_broken = 0;
+    for (size_t i = 0; i < n; i++)
+        gap_set_classes(a->gap, c[i].requirement_id, c[i].cls);
+    free(c);
+    s->loaded_at = util_now();
+    s->reloads++;
+    note_attempt(s, why, NULL);
+    fprintf(stderr, "evne: rules: reloaded (%s) in %lld us\n", why,
+            (long long)(util_monotonic_us() - t0));
+    return 0;
+failed:
+    note_attempt(s, why, *err);
+    fprintf(stderr, "evne: rules: reload (%s) failed, the running rules stay: %s\n", why, *err);
+    return -1;
+}
+
+json_t *rules_status(struct app *a)
+{
+    struct rules_state *s = state_of(a);
+    char loaded[21], at[21];
+    util_iso8601(s->loaded_at, loaded);
+    util_iso8601(s->attempt_at, at);
+    json_t *attempt = json_pack("{s:s, s:b, s:s}", "at", at, "ok", s->attempt_ok, "reason",
+                                s->attempt_reason ? s->attempt_reason : "");
+    if (s->attempt_error)
+        json_object_set_new(attempt, "error", json_string(s->attempt_error));
+    return json_pack("{s:s, s:s, s:I, s:b, s:o}", "dir", a->rules_dir, "loaded_at", loaded,
+                     "reloads", (json_int_t)s->reloads, "watching", s->watch != NULL,
+                     "last_attempt", attempt);
+}
+
+/* --- watching the folder ------------------------------------------------------------------ */
+
+static void on_debounced(uv_timer_t *t)
+{
+    struct rules_watch *w = t->data;
+    char *err = NULL;
+    if (rules_reload(w->app, "the rules folder changed", &err))
+        free(err);
+}
+
+static void on_change(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    (void)events;
+    struct rules_watch *w = h->data;
+    /* Editors write a temporary file and rename it over the old one; several events come in a
+     * burst, so wait until they settle. Only Lua files matter (and the folder itself). */
+    if (status < 0 || (name && !strstr(name, ".lua")))
+        return;
+    uv_timer_start(&w->debounce, on_debounced, DEBOUNCE_MS, 0);
+}
+
+void rules_watch(struct app *a)
+{
+    struct rules_state *s = state_of(a);
+    if (!a->loop || s->watch)
+        return;
+    struct rules_watch *w = xcalloc(1, sizeof *w);
+    w->app = a;
+    uv_timer_init(a->loop, &w->debounce);
+    w->debounce.data = w;
+    w->open_handles = 1;
+    uv_fs_event_init(a->loop, &w->dir);
+    w->dir.data = w;
+    w->open_handles++;
+    if (uv_fs_event_start(&w->dir, on_change, a->rules_dir, 0) != 0)
+        fprintf(stderr, "evne: rules: cannot watch %s; reload by hand\n", a->rules_dir);
+    char *reports = xasprintf("%s/reports", a->rules_dir);
+    uv_fs_event_init(a->loop, &w->reports);
+    w->reports.data = w;
+    w->open_handles++;
+    struct stat sb;
+    if (stat(reports, &sb) == 0 && S_ISDIR(sb.st_mode))
+        uv_fs_event_start(&w->reports, on_change, reports, 0);
+    free(reports);
+    s->watch = w;
+}
+
+static void on_watch_closed(uv_handle_t *h)
+{
+    struct rules_watch *w = h->data;
+    if (--w->open_handles == 0) {
+        if (w->on_closed)
+            w->on_closed(w->arg);
+        free(w);
+    }
+}
+
+void rules_unwatch(struct app *a, void (*on_closed)(void *arg), void *arg)
+{
+    struct rules_state *s = state_of(a);
+    struct rules_watch *w = s->watch;
+    if (!w) {
+        if (on_closed)
+            on_closed(arg);
+        return;
+    }
+    s->watch = NULL;
+    w->on_closed = on_closed;
+    w->arg = arg;
+    uv_handle_t *hs[] = {(uv_handle_t *)&w->debounce, (uv_handle_t *)&w->dir,
+                         (uv_handle_t *)&w->reports};
+    for (size_t i = 0; i < 3; i++)
+        if (!uv_is_closing(hs[i]))
+            uv_close(hs[i], on_watch_closed);
+}
+
+void rules_close(struct app *a)
+{
+    struct rules_state *s = a->rules_state;
+    if (!s)
+        return;
+    free(s->attempt_reason);
+    free(s->attempt_error);
+    free(s);
+    a->rules_state = NULL;
+}
+
+/* --- preview -------------------------------------------------------------------------------- */
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    char buf[8192];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out))
+        rc = -1;
+    return rc;
+}
+
+/* A copy of the rules folder's Lua files (and reports/) in a new temporary folder, with `file`
+ * replaced by `source`. Returns the folder (owned) or NULL. */
+static char *candidate_folder(struct app *a, const char *file, const char *source)
+{
+    char tmpl[] = "/tmp/evne-preview-XXXXXX";
+    if (!mkdtemp(tmpl))
+        return NULL;
+    char *dir = xstrdup(tmpl);
+    const char *subs[] = {"", "/reports"};
+    for (size_t k = 0; k < 2; k++) {
+        char *from = xasprintf("%s%s", a->rules_dir, subs[k]);
+        char *to = xasprintf("%s%s", dir, subs[k]);
+        DIR *d = opendir(from);
+        if (d && k)
+            mkdir(to, 0700);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            size_t n = strlen(de->d_name);
+            if (n < 5 || strcmp(de->d_name + n - 4, ".lua"))
+                continue;
+            char *f = xasprintf("%s/%s", from, de->d_name), *t = xasprintf("%s/%s", to, de->d_name);
+            copy_file(f, t);
+            free(f);
+            free(t);
+        }
+        if (d)
+            closedir(d);
+        free(from);
+        free(to);
+    }
+    char *target = xasprintf("%s/%s", dir, file);
+    FILE *out = fopen(target, "wb");
+    int ok = out && fwrite(source, 1, strlen(source), out) == strlen(source);
+    if (out && fclose(out))
+        ok = 0;
+    free(target);
+    if (!ok) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static void remove_folder(const char *dir)
+{
+    const char *subs[] = {"/reports", ""};
+    for (size_t k = 0; k < 2; k++) {
+        char *d = xasprintf("%s%s", dir, subs[k]);
+        DIR *dd = opendir(d);
+        struct dirent *de;
+        while (dd && (de = readdir(dd))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char *f = xasprintf("%s/%s", d, de->d_name);
+            unlink(f);
+            free(f);
+        }
+        if (dd)
+            closedir(dd);
+        rmdir(d);
+        free(d);
+    }
+}
+
+/* The number of demanded cells per class name over every active employee, with the classes of
+ * `tables` (NULL: the running ones). */
+static json_t *count_classes(struct app *a, struct lh *h, const struct classes *tables, size_t n)
+{
+    json_t *counts = json_object();
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT id FROM employee WHERE archived = 0");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct gap_cell *cells;
+        size_t nc;
+        if (gap_employee(a->gap, sqlite3_column_int64(st, 0), &cells, &nc, NULL))
+            continue;
+        for (size_t i = 0; i < nc; i++) {
+            uint8_t id = cells[i].class_id;
+            if (tables) {
+                /* tables are sorted by requirement id */
+                size_t lo = 0, hi = n;
+                while (lo < hi) {
+                    size_t mid = (lo + hi) / 2;
+                    if (tables[mid].requirement_id < cells[i].requirement_id)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                id = lo < n && tables[lo].requirement_id == cells[i].requirement_id
+                         ? tables[lo].cls[cells[i].required][cells[i].actual]
+                         : LH_CLASS_NONE;
+            }
+            const char *name = lh_class_name(h, id);
+            const char *key = name ? name : "(none)";
+            json_object_set_new(counts, key,
+                                json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+        }
+        free(cells);
+    }
+    sqlite3_reset(st);
+    return counts;
+}
+
+int rules_preview(struct app *a, const char *file, const char *source, json_t **out, char **err)
+{
+    if (strcmp(file, "thresholds.lua") != 0) {
+        *err = xasprintf("preview of %s is not supported yet; thresholds.lua is", file);
+        return -1;
+    }
+    char *dir = candidate_folder(a, file, source);
+    if (!dir) {
+        *err = xstrdup("cannot write the candidate rules to a temporary folder");
+        return -1;
+    }
+    struct lh *h = NULL;
+    struct classes *c = NULL;
+    size_t n = 0;
+    int rc = lh_load(dir, &h, err);
+    if (!rc)
+        rc = tabulate(a, h, &c, &n, err);
+    if (!rc) {
+        json_t *before = count_classes(a, a->rules, NULL, 0);
+        json_t *after = count_classes(a, h, c, n);
+        *out = json_pack("{s:s, s:o, s:o}", "file", file, "before", before, "after", after);
+    }
+    if (rc && *err) {
+        /* name the file as the admin knows it, not the temporary copy */
+        char *e = *err;
+        size_t dl = strlen(dir);
+        *err = !strncmp(e, dir, dl) ? xasprintf("%s%s", a->rules_dir, e + dl) : xstrdup(e);
+        free(e);
+    }
+    free(c);
+    lh_free(h);
+    remove_folder(dir);
+    free(dir);
+    return rc;
+}

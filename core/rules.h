@@ -1,0 +1,35 @@
+/* rules: the running policies and their life: the first load, reloads (on an admin's request
+ * and when a file in the rules folder changes), the swap, and what admins see of it.
+ *
+ * A reload builds a complete new Lua state beside the running one (lh_load), classifies every
+ * requirement with it, and only when all of that succeeded swaps it in and hands the new classes
+ * to the gap index; on any error the running rules stay and the error is kept for the admin page
+ * and GET /api/v1/admin/rules. Nothing else holds the state across a callback (calls into Lua are
+ * synchronous on the loop), so the old state is closed at the swap. Loop thread only.
+ */
+#ifndef EVNE_RULES_H
+#define EVNE_RULES_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct app;
+
+/* The first load, at start-up: any error is returned (serve refuses to start). */
+int rules_open(struct app *a, char **err);
+/* Reload now. 0 when the new rules run; -1 and *err (owned) when the old ones stay. */
+int rules_reload(struct app *a, const char *why, char **err);
+/* Watches the rules folder (and rules/reports) and reloads shortly after a change settles. */
+void rules_watch(struct app *a);
+/* Stops watching; on_closed runs when the handles are closed. */
+void rules_unwatch(struct app *a, void (*on_closed)(void *arg), void *arg);
+void rules_close(struct app *a);
+
+/* {dir, loaded_at, reloads, last_attempt:{at, ok, reason, error?}} ; owned. */
+json_t *rules_status(struct app *a);
+
+/* Runs a candidate version of one policy file against the live data without swapping:
+ * thresholds.lua -> the number of gaps per class before and after. *out owned. */
+int rules_preview(struct app *a, const char *file, const char *source, json_t **out, char **err);
+
+#endif
