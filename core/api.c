@@ -338,7 +338,9 @@ void api_dispatch(struct app *a, struct http_request *req)
             return;
         }
     }
-    if (wants_body(req->method)) {
+    if (wants_body(req->method) && req->body_len == 0) {
+        r->body = json_object();   /* no body: the handler says which fields it misses */
+    } else if (wants_body(req->method)) {
         json_error_t jerr;
         r->body = json_loadb(req->body ? req->body : "", req->body_len,
                              JSON_REJECT_DUPLICATES, &jerr);

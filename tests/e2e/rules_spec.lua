@@ -1,0 +1,166 @@
+-- The rules' life in a running server: hot reload on a save (also by rename), a broken edit
+-- keeping the running rules, the admin API (status, reload, preview), and reloads under load
+-- without a failed request.
+local H = require("harness")
+
+local function write_file(path, text)
+  -- an editor's save: write a temporary file, then rename it over the old one
+  local tmp = path .. ".tmp"
+  local f = assert(io.open(tmp, "w"))
+  f:write(text)
+  f:close()
+  assert(os.rename(tmp, path))
+end
+
+local function read_file(path)
+  local f = assert(io.open(path))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+local SHIPPED = read_file((os.getenv("EVNE_RULES") or "rules") .. "/thresholds.lua")
+
+-- every gap of 1 or more is "serious"; nothing else changes
+local STRICT = [[
+return {
+  classes = { "ok", "serious" },
+  classify = function(required, actual)
+    if required - actual >= 1 then return "serious" end
+    return "ok"
+  end,
+}
+]]
+
+local BROKEN = "return { classify = function(required, actual) return 'ok' \n"
+
+describe("rules", function()
+  local srv, dir, emp
+
+  setup(function()
+    local f = assert(io.popen("mktemp -d /tmp/evne-rules.XXXXXX"))
+    dir = f:read("*l")
+    f:close()
+    os.execute(("cp -R %s/. %s/"):format(os.getenv("EVNE_RULES") or "rules", dir))
+    srv = H.start({ args = { "--rules", dir } })
+    local dept = srv:department("Regelavdelingen")
+    local sys = srv:system("Regelsystem")
+    local req = srv:requirement(sys, "Bruke regelsystemet")
+    local prof = srv:profile("Regelprofil", sys, { [tostring(req)] = 3 })
+    emp = srv:employee({ department_id = dept })
+    srv:assign(emp, { prof })
+    srv:assess(emp, "course", { [tostring(req)] = 1 })
+  end)
+
+  teardown(function()
+    if srv then srv:cleanup() end
+    if dir then os.execute("rm -rf " .. dir) end
+  end)
+
+  local function class_now()
+    local gaps = srv:expect(200, "GET", "/employees/" .. emp .. "/gaps")
+    return gaps.items[1].class
+  end
+
+  -- waits (bounded) until the class of the one cell is `want`
+  local function wait_class(want)
+    for _ = 1, 40 do
+      if class_now() == want then return true end
+      sleep(0.1)
+    end
+    return class_now() == want
+  end
+
+  it("classifies with the shipped rules to begin with", function()
+    assert.equal("major", class_now())
+    local st = srv:expect(200, "GET", "/admin/rules")
+    assert.is_true(st.last_attempt.ok)
+    assert.equal(dir, st.dir)
+  end)
+
+  it("reloads by itself when a file is saved by rename", function()
+    write_file(dir .. "/thresholds.lua", STRICT)
+    assert.is_true(wait_class("serious"))
+    local st = srv:expect(200, "GET", "/admin/rules")
+    assert.is_true(st.last_attempt.ok)
+    assert.is_true(st.reloads >= 1)
+  end)
+
+  it("keeps the running rules when an edit is broken, and says where", function()
+    write_file(dir .. "/thresholds.lua", BROKEN)
+    local st
+    for _ = 1, 40 do
+      st = srv:expect(200, "GET", "/admin/rules")
+      if st.last_attempt.ok == false then break end
+      sleep(0.1)
+    end
+    assert.is_false(st.last_attempt.ok)
+    assert.matches("thresholds.lua:%d+:", st.last_attempt.error)
+    assert.equal("serious", class_now())
+    -- the admin's reload says the same, with 422
+    local status, body = srv:api("POST", "/admin/rules/reload")
+    assert.equal(422, status)
+    assert.equal("rules_invalid", body.error.code)
+    assert.matches("thresholds.lua:%d+:", body.error.message)
+    assert.equal("serious", class_now())
+  end)
+
+  it("previews a candidate without swapping it in", function()
+    write_file(dir .. "/thresholds.lua", SHIPPED)
+    assert.equal(200, (srv:api("POST", "/admin/rules/reload")))
+    assert.equal("major", class_now())
+    local preview = srv:expect(200, "POST", "/admin/rules/preview",
+      { file = "thresholds.lua", source = STRICT })
+    assert.equal(1, preview.before.major)
+    assert.is_nil(preview.before.serious)
+    assert.equal(1, preview.after.serious)
+    assert.is_nil(preview.after.major)
+    assert.equal("major", class_now())
+    local status, body = srv:api("POST", "/admin/rules/preview",
+      { file = "thresholds.lua", source = BROKEN })
+    H.check_error(status, body, 422, "rules_invalid", "source")
+    assert.matches("thresholds.lua:%d+:", body.error.message)
+  end)
+
+  it("is for admins only", function()
+    local dept = srv:department("Andre")
+    local login = H.unique("vanlig")
+    local id = srv:employee({ department_id = dept, login = login, password = "passord-123",
+                              roles = { "employee", "adviser" } })
+    assert.is_number(id)
+    local token = srv:login(login, "passord-123")
+    assert.equal(403, (srv:api("GET", "/admin/rules", nil, token)))
+    assert.equal(403, (srv:api("POST", "/admin/rules/reload", nil, token)))
+  end)
+
+  it("fails no request while rules are reloaded 20 times, some broken", function()
+    local n = 1500
+    local out = dir .. "/load.txt"
+    -- a client hammering the gaps endpoint from another process, bounded in count and time
+    local cmd = ("(for i in $(seq 1 %d); do curl -s -m 5 -o /dev/null -w '%%{http_code}\\n' "
+      .. "-H 'Authorization: Bearer %s' http://127.0.0.1:%d/api/v1/employees/%d/gaps; done > %s; "
+      .. "echo done >> %s) &"):format(n, srv.admin_token, srv.port, emp, out, out)
+    os.execute(cmd)
+    for i = 1, 20 do
+      write_file(dir .. "/thresholds.lua", i % 3 == 0 and BROKEN or (i % 2 == 0 and STRICT or SHIPPED))
+      srv:api("POST", "/admin/rules/reload")
+      sleep(0.05)
+    end
+    local text
+    for _ = 1, 600 do
+      text = read_file(out)
+      if text:find("done") then break end
+      sleep(0.1)
+    end
+    assert.matches("done", text)
+    local ok, other = 0, {}
+    for line in text:gmatch("[^\n]+") do
+      if line == "200" then ok = ok + 1 elseif line ~= "done" then other[#other + 1] = line end
+    end
+    assert.same({}, other)
+    assert.equal(n, ok)
+    write_file(dir .. "/thresholds.lua", SHIPPED)
+  end)
+end)
