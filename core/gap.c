@@ -845,6 +845,107 @@ void gap_assess(struct gap_index *x, int64_t employee_id, int64_t requirement_id
     emp_in(x, e);
 }
 
+void gap_set_actual(struct gap_index *x, int64_t employee_id, int64_t requirement_id, int level,
+                    int64_t at)
+{
+    if (!emp_get(x, employee_id) || requirement_id <= 0)
+        return;
+    req_at(x, requirement_id);
+    struct emp *e = &x->emps[employee_id];
+    emp_out(x, e);
+    if (level >= 0) {
+        pair_assess(e, (int32_t)requirement_id, 0, 0);   /* make sure the pair exists */
+        struct pair *p = pair_find(e, (int32_t)requirement_id);
+        p->actual = (uint8_t)level;
+        p->at = (uint32_t)at;
+        p->assessed = 1;
+    } else {
+        struct pair *p = pair_find(e, (int32_t)requirement_id);
+        if (p) {
+            p->assessed = 0;
+            p->actual = 0;
+            p->at = 0;
+        }
+    }
+    recompute_required(x, e);   /* drops the pair if it is now neither demanded nor assessed */
+    emp_in(x, e);
+}
+
+/* One pair's history while recomputing: grown as rows come. */
+struct history {
+    struct gap_assessment *v;
+    char **sources;
+    size_t n, cap;
+};
+
+static void history_flush(struct gap_index *x, struct history *h, int64_t e, int64_t r,
+                          gap_effective_fn fn, void *ctx)
+{
+    if (!h->n || !emp_get(x, e))
+        goto done;
+    struct emp *em = &x->emps[e];
+    struct pair *p = pair_find(em, (int32_t)r);
+    int level = -1;
+    if (!fn || fn(ctx, e, r, h->v, h->n, &level) != 0) {
+        /* the newest counts: the last row, as rows come oldest first */
+        level = h->v[h->n - 1].level;
+    }
+    if (level >= 0 && p) {
+        p->actual = (uint8_t)level;
+        p->at = (uint32_t)h->v[h->n - 1].recorded_at;
+        p->assessed = 1;
+    } else if (p) {
+        p->assessed = 0;
+        p->actual = 0;
+        p->at = 0;
+    }
+done:
+    for (size_t i = 0; i < h->n; i++)
+        free(h->sources[i]);
+    h->n = 0;
+}
+
+int gap_recompute_actuals(struct gap_index *x, struct db *db, gap_effective_fn fn, void *ctx)
+{
+    all_out(x);
+    /* Every assessed pair gets a pair in the index (they exist already: pairs are kept for
+     * what is demanded or assessed); the policy then decides each one. */
+    sqlite3_stmt *st = db_stmt(db, "SELECT employee_id, requirement_id, level, source, "
+                                   "recorded_at, coalesce(recorded_by, 0) FROM assessment "
+                                   "ORDER BY employee_id, requirement_id, recorded_at, id");
+    struct history h = {0};
+    int64_t cur_e = -1, cur_r = -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t e = sqlite3_column_int64(st, 0), r = sqlite3_column_int64(st, 1);
+        if (e != cur_e || r != cur_r) {
+            history_flush(x, &h, cur_e, cur_r, fn, ctx);
+            cur_e = e;
+            cur_r = r;
+            if (emp_get(x, e))
+                pair_assess(&x->emps[e], (int32_t)r, sqlite3_column_int(st, 2),
+                            sqlite3_column_int64(st, 4));
+        }
+        if (h.n == h.cap) {
+            h.cap = h.cap ? h.cap * 2 : 8;
+            h.v = xrealloc(h.v, h.cap * sizeof *h.v);
+            h.sources = xrealloc(h.sources, h.cap * sizeof *h.sources);
+        }
+        h.sources[h.n] = xstrdup(db_text(st, 3) ? db_text(st, 3) : "");
+        h.v[h.n] = (struct gap_assessment){.level = sqlite3_column_int(st, 2),
+                                           .source = h.sources[h.n],
+                                           .recorded_at = sqlite3_column_int64(st, 4),
+                                           .recorded_by = sqlite3_column_int64(st, 5)};
+        h.n++;
+    }
+    history_flush(x, &h, cur_e, cur_r, fn, ctx);
+    free(h.v);
+    free(h.sources);
+    int fail = step_error(db, st, rc);
+    all_in(x);
+    return fail ? -1 : 0;
+}
+
 void gap_set_classes(struct gap_index *x, int64_t requirement_id, const uint8_t cls[5][5])
 {
     memcpy(req_at(x, requirement_id)->cls, cls, sizeof x->reqs[0].cls);

@@ -73,6 +73,25 @@ void gap_assess(struct gap_index *x, int64_t employee_id, int64_t requirement_id
 /* The class of each (required, actual) cell of a requirement, from the thresholds policy. */
 void gap_set_classes(struct gap_index *x, int64_t requirement_id, const uint8_t cls[5][5]);
 
+/* An effective-level policy (rules/effective_level.lua) decides actual(e,r) instead of "the
+ * newest counts". It is handed one pair's history, oldest first, and answers the level that
+ * counts or -1 for none (the pair is then unassessed); -1 from the function itself means the
+ * policy failed, and the newest assessment counts for that pair. */
+struct gap_assessment {
+    int level;
+    const char *source;          /* borrowed for the call */
+    int64_t recorded_at, recorded_by;
+};
+typedef int (*gap_effective_fn)(void *ctx, int64_t employee_id, int64_t requirement_id,
+                                const struct gap_assessment *history, size_t n, int *level);
+
+/* Sets actual(e,r) as a policy decided it (level -1: unassessed). */
+void gap_set_actual(struct gap_index *x, int64_t employee_id, int64_t requirement_id, int level,
+                    int64_t at);
+/* Recomputes actual(e,r) of every assessed pair from the database's history with fn, or with
+ * "the newest counts" when fn is NULL (after a policy is removed). -1 on an SQLite error. */
+int gap_recompute_actuals(struct gap_index *x, struct db *db, gap_effective_fn fn, void *ctx);
+
 /* One employee's demanded requirements, ordered by system and position. *cells is owned by the
  * caller (free()); summary (may be NULL) gets the employee's roll-up row. -1 when the employee is
  * unknown or archived. */
