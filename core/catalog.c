@@ -529,3 +529,36 @@ int catalog_profile_delete(struct app *a, int64_t id, struct derr *e)
     return 0;
 }
 
+
+int catalog_matrix_update(struct app *a, int64_t system_id, const json_t *changes, struct derr *e)
+{
+    const char *pkey;
+    json_t *levels;
+    json_object_foreach((json_t *)changes, pkey, levels) {
+        int64_t pid;
+        if (dom_key_id(pkey, "profile", &pid, e))
+            return -1;
+        sqlite3_stmt *st = db_stmt(a->db, "SELECT coalesce(system_id, 0) FROM profile WHERE id = ?");
+        sqlite3_bind_int64(st, 1, pid);
+        int64_t sid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_reset(st);
+        if (sid != system_id)
+            return derr(e, 422, "invalid", pkey, "profile %lld is not a profile of system %lld",
+                        (long long)pid, (long long)system_id);
+        if (levels_check(a, levels, system_id, e))
+            return -1;
+    }
+    if (db_begin(a->db))
+        return derr_db(e);
+    int ok = 1;
+    json_object_foreach((json_t *)changes, pkey, levels) {
+        if (ok)
+            ok = levels_write(a, strtoll(pkey, NULL, 10), levels) == 0;
+    }
+    if (commit_or_fail(a, ok, e))
+        return -1;
+    json_object_foreach((json_t *)changes, pkey, levels) {
+        gap_reload_profile(a->gap, a->db, strtoll(pkey, NULL, 10));
+    }
+    return 0;
+}

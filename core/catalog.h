@@ -34,6 +34,10 @@ json_t *catalog_requirement_list(struct app *a, int64_t system_id);
 int catalog_profile_create(struct app *a, const json_t *body, int64_t *id, struct derr *e);
 int catalog_profile_update(struct app *a, int64_t id, const json_t *body, struct derr *e);
 int catalog_profile_delete(struct app *a, int64_t id, struct derr *e);
+/* The profile matrix of a system saved at once: changes = {"<profile_id>": {"<requirement_id>":
+ * level}}; every profile must be of system_id. All of it is checked, then written in one
+ * transaction, or nothing is. */
+int catalog_matrix_update(struct app *a, int64_t system_id, const json_t *changes, struct derr *e);
 json_t *catalog_profile_json(struct app *a, int64_t id);      /* with levels, sum, average */
 json_t *catalog_profile_list(struct app *a);
 

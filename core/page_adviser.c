@@ -683,7 +683,7 @@ static json_t *find_by_id(const json_t *arr, int64_t id)
 
 /* Saves every changed cell: each posted cell is checked first (a level 0-4 of an active profile
  * and requirement of this system); any bad one shows the matrix again with 422 and stores
- * nothing. Then one catalog_profile_update per profile with changes. */
+ * nothing. Then every changed cell in one transaction (catalog_matrix_update). */
 static void matrix_save(struct api_req *r)
 {
     struct matrix m;
@@ -731,18 +731,12 @@ static void matrix_save(struct api_req *r)
     json_decref(errors);
     const char *pkey;
     json_t *levels;
-    int changed = 0, rc = 0;
-    struct derr e;
+    int changed = 0;
     json_object_foreach(changes, pkey, levels) {
-        if (!json_object_size(levels))
-            continue;
-        json_t *body = json_pack("{s:O}", "levels", levels);
-        rc = catalog_profile_update(r->app, strtoll(pkey, NULL, 10), body, &e);
-        json_decref(body);
-        if (rc)
-            break;
-        changed = 1;
+        changed |= json_object_size(levels) > 0;
     }
+    struct derr e;
+    int rc = changed ? catalog_matrix_update(r->app, r->id, changes, &e) : 0;
     json_decref(changes);
     if (rc)
         fail(r, &e);
