@@ -245,8 +245,10 @@ static json_t *nav_for(const struct api_req *r)
         json_array_append_new(nav, nav_item("/team", "nav.team", path));
         json_array_append_new(nav, nav_item("/team/gaps", "nav.team_gaps", path));
     }
-    if (api_is(r, ROLE_ADVISER | ROLE_ADMIN)) {
+    if (api_is(r, ROLE_ADVISER | ROLE_ADMIN))
         json_array_append_new(nav, nav_item("/systems", "nav.systems", path));
+    /* reports and the search: advisers for everyone, managers for their own departments */
+    if (api_is(r, ROLE_ADVISER | ROLE_ADMIN) || r->who.nmanaged) {
         json_array_append_new(nav, nav_item("/reports", "nav.reports", path));
         json_array_append_new(nav, nav_item("/search", "nav.search", path));
     }
