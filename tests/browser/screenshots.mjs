@@ -34,6 +34,7 @@ try {
     { file: 'team-gaps.png', path: '/team/gaps', login: 'leder' },
     { file: 'systems-gerica-matrix.png', path: `/systems/${gerica.id}/matrix`, login: 'radgiver' },
     { file: 'reports-department.png', path: '/reports?by=department', login: 'radgiver' },
+    { file: 'admin-users.png', path: '/admin/users', login: 'admin' },
   ];
   const pages = {};
   for (const s of shots) {

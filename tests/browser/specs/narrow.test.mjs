@@ -23,7 +23,7 @@ const KNOWN = {
 const PAGES = [
   ['/login', null], ['/me', 'ansatt'], ['/me/assessment', 'ansatt'], ['/team', 'leder'],
   ['/team/gaps', 'leder'], ['/systems', 'radgiver'], ['/systems/{gerica}/matrix', 'radgiver'],
-  ['/reports?by=department', 'radgiver'],
+  ['/reports?by=department', 'radgiver'], ['/admin/users', 'admin'], ['/admin/departments', 'admin'],
 ];
 
 const measure = (page) => page.evaluate(() => {
