@@ -20,7 +20,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BUILD)/evne-gen $(BUILD)/evne-bench
 
-.PHONY: all run test check fuzz bench install clean deps unit lua e2e lint
+.PHONY: all run test check fuzz bench install clean deps unit lua e2e browser screenshots lint
 
 all: $(BUILD)/evne
 
@@ -68,9 +68,20 @@ lua:
 e2e: $(BUILD)/evne
 	EVNE_BIN=$(abspath $(BUILD)/evne) EVNE_RULES=$(abspath rules) busted --lpath='./tests/e2e/?.lua' tests/e2e
 
+# Debian's chromium driven by playwright-core (from the npm registry, pinned in package-lock.json).
+BROWSER_DEPS = cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; }
+
+browser: $(BUILD)/evne
+	$(BROWSER_DEPS)
+	EVNE_BIN=$(abspath $(BUILD)/evne) node --test --test-concurrency=1 tests/browser/specs/
+
+screenshots: $(BUILD)/evne
+	$(BROWSER_DEPS)
+	EVNE_BIN=$(abspath $(BUILD)/evne) node tests/browser/screenshots.mjs
+
 test:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory all unit lua e2e
+	@$(MAKE) --no-print-directory all unit lua e2e browser
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own build folder.
 check:

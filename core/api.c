@@ -105,6 +105,7 @@ void api_error(struct api_req *r, int status, const char *code, const char *fiel
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    util_utf8_clean(msg);   /* a message may quote what the client sent */
     api_reply(r, status, error_json(code, field, msg));
 }
 

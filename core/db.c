@@ -93,6 +93,8 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;\n",
     /* 2: who manages what is asked on every login and token check */
     "CREATE INDEX department_manager ON department(manager_id);\n",
+    /* 3: lists of people are ordered by name */
+    "CREATE INDEX employee_name ON employee(name);\n",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

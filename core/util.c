@@ -186,3 +186,49 @@ int util_parse_i64(const char *s, int64_t *out)
     *out = v;
     return 0;
 }
+
+/* The length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = *p < 0x80 ? 1 : (*p >> 5) == 0x6 ? 2 : (*p >> 4) == 0xe ? 3 : (*p >> 3) == 0x1e ? 4 : 0;
+    int ok = n > 0;
+    for (size_t i = 1; ok && i < n; i++)
+        ok = (p[i] & 0xc0) == 0x80;
+    if (ok && n == 2)
+        ok = *p >= 0xc2;                                    /* no overlong forms */
+    if (ok && n == 3) {
+        unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+        ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);   /* no surrogates */
+    }
+    if (ok && n == 4) {
+        unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12);
+        ok = cp >= 0x10000 && cp <= 0x10ffff;
+    }
+    return ok ? n : 0;
+}
+
+int util_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (!n)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+char *util_utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (!n) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+    return s;
+}

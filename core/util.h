@@ -47,6 +47,12 @@ int64_t util_monotonic_us(void);         /* for durations only */
 /* "2026-11-26T21:55:01Z" into out (at least 21 bytes). */
 void util_iso8601(int64_t t, char out[21]);
 
+/* Replaces every byte that is not part of valid UTF-8 with '?', in place; returns s. Text from
+ * a request goes through this before it can reach JSON or a page. */
+char *util_utf8_clean(char *s);
+/* True when s is valid UTF-8 (no overlong forms, no surrogates). */
+int util_utf8_valid(const char *s);
+
 /* Parses a decimal integer that is the whole string; 0 on success. */
 int util_parse_i64(const char *s, int64_t *out);
 

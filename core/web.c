@@ -262,6 +262,10 @@ static json_t *nav_for(const struct api_req *r)
 static void respond_html(struct api_req *r, int status, const char *html, size_t len,
                          const char *more_headers)
 {
+    /* As for the API: any answered form may have changed a session, a role or who manages
+     * what, so cached sessions are checked again. */
+    if (!strcmp(r->http->method, "POST"))
+        r->app->generation++;
     struct buf h = {0};
     buf_puts(&h, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
                  "Referrer-Policy: same-origin\r\n"
@@ -280,6 +284,16 @@ static void respond_html(struct api_req *r, int status, const char *html, size_t
 static void render_with(struct api_req *r, int status, const char *tmpl, json_t *data,
                         const char *more_headers)
 {
+    if (!data) {
+        /* json_pack refused something (a bug in a page module): say so, do not crash */
+        fprintf(stderr, "evne: page %s: no data to render\n", tmpl);
+        data = json_object();
+        status = 500;
+        tmpl = "error.html";
+        json_object_set_new(data, "status", json_integer(500));
+        json_object_set_new(data, "message", json_string("error.internal"));
+        json_object_set_new(data, "title", json_string("error.title"));
+    }
     if (r->who.employee_id) {
         json_t *me = org_employee_json(r->app, r->who.employee_id);
         if (me) {
@@ -352,6 +366,8 @@ static void login_form(struct api_req *r, int status, const char *error, const c
 static void page_login(struct api_req *r)
 {
     char *next = http_query_param(r->http, "next");
+    if (next)
+        util_utf8_clean(next);
     if (r->who.employee_id)
         page_redirect(r, local_path(next) ? next : "/");
     else
@@ -572,6 +588,13 @@ void web_dispatch(struct app *a, struct http_request *req)
     }
     if (!strcmp(req->method, "POST")) {
         r->form = form_parse(req->body ? req->body : "", req->body_len);
+        /* Browsers send forms as UTF-8; anything else is refused before a handler sees it. */
+        for (size_t i = 0; i < form_size(r->form); i++) {
+            if (!util_utf8_valid(form_key(r->form, i)) || !util_utf8_valid(form_value(r->form, i))) {
+                page_error(r, 422, "error.encoding");
+                return;
+            }
+        }
         /* Every form that changes something carries the session's token; the login form has
          * no session yet. */
         const char *sent = form_get(r->form, "csrf");

@@ -46,11 +46,21 @@ static void test_buf_printf_grows(void **state)
     buf_free(&b);
 }
 
+static void test_utf8_clean(void **state)
+{
+    (void)state;
+    char ok[] = "Bråset – æøå 𝄞";
+    assert_string_equal(util_utf8_clean(ok), "Bråset – æøå 𝄞");
+    char bad[] = "a\xff b\xc3 c\xc0\xaf d\xed\xa0\x80 e\xe2\x82";
+    assert_string_equal(util_utf8_clean(bad), "a? b? c?? d??? e??");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso8601_matches_gmtime),
         cmocka_unit_test(test_buf_printf_grows),
+        cmocka_unit_test(test_utf8_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@ return {
   ["error.forbidden"] = "You do not have access to this page.",
   ["error.csrf"] = "The form had expired or did not come from evne. Nothing was changed. Reload the page and try again.",
   ["error.internal"] = "Something went wrong on our side. Nothing was changed. Try again in a moment.",
+  ["error.encoding"] = "The form held characters that could not be read (not UTF-8). Nothing was changed.",
   ["error.home"] = "To the front page",
 
   ["me.title"] = "My page",

@@ -16,6 +16,7 @@ return {
   ["error.forbidden"] = "Du har ikke tilgang til denne siden.",
   ["error.csrf"] = "Skjemaet var utløpt eller kom ikke fra evne. Ingenting ble endret. Last siden på nytt og prøv igjen.",
   ["error.internal"] = "Noe gikk galt hos oss. Ingenting ble endret. Prøv igjen om litt.",
+  ["error.encoding"] = "Skjemaet inneholdt tegn som ikke kunne leses (ikke UTF-8). Ingenting ble endret.",
   ["error.home"] = "Til forsiden",
 
   ["me.title"] = "Min side",
