@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua_json.h"
 #include "util.h"
 
 struct view {
@@ -233,49 +234,6 @@ void view_close(struct view *v)
 
 const char *view_web_dir(const struct view *v) { return v->web_dir; }
 
-static void push_json(lua_State *L, const json_t *j)
-{
-    luaL_checkstack(L, 4, "data nested too deeply");
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *val;
-        lua_createtable(L, 0, (int)json_object_size(j));
-        json_object_foreach((json_t *)j, key, val) {
-            push_json(L, val);
-            lua_setfield(L, -2, key);
-        }
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *val;
-        lua_createtable(L, (int)json_array_size(j), 0);
-        json_array_foreach(j, i, val) {
-            push_json(L, val);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        break;
-    }
-    case JSON_STRING:
-        lua_pushlstring(L, json_string_value(j), json_string_length(j));
-        break;
-    case JSON_INTEGER:
-        lua_pushinteger(L, (lua_Integer)json_integer_value(j));
-        break;
-    case JSON_REAL:
-        lua_pushnumber(L, json_real_value(j));
-        break;
-    case JSON_TRUE:
-        lua_pushboolean(L, 1);
-        break;
-    case JSON_FALSE:
-    case JSON_NULL:
-        lua_pushboolean(L, 0);
-        break;
-    }
-}
-
 int view_render(struct view *v, const char *name, const json_t *data, const char *lang,
                 char **html, size_t *len, char **err)
 {
@@ -284,7 +242,7 @@ int view_render(struct view *v, const char *name, const json_t *data, const char
     lua_getfield(L, -1, "render");
     lua_insert(L, -2);                               /* stack: render, view */
     lua_pushstring(L, name);
-    push_json(L, data);
+    lj_push(L, data);
     lua_pushstring(L, lang);
     if (view_pcall(L, 4, 1, err))
         return -1;
