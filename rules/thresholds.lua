@@ -5,9 +5,9 @@
 --   actual    the level the employee has
 -- classify answers with the name of a class. Reports count and colour gaps by class.
 --
--- You may change the numbers and the names below. Check your change with `evne check-rules`;
--- the server reads this file when it starts, and refuses to start with the file, the line and
--- the reason when something is wrong.
+-- You may change the numbers and the names below. Check your change with `evne check-rules`,
+-- which also runs the examples at the end of this file. A broken change is refused with the
+-- file, the line and the reason, and the rules that were running stay in force.
 
 local thresholds = {}
 
@@ -28,5 +28,15 @@ function thresholds.classify(required, actual, ctx) -- luacheck: no unused args
     return "major"   -- two levels or more short
   end
 end
+
+-- Examples: `evne check-rules` asks classify(required, actual) and compares with expect.
+-- Change them along with the rule, so that they say what the rule is meant to do.
+thresholds.examples = {
+  { required = 3, actual = 3, expect = "ok" },
+  { required = 2, actual = 4, expect = "ok" },      -- doing better than required
+  { required = 3, actual = 2, expect = "minor" },
+  { required = 3, actual = 1, expect = "major" },
+  { required = 4, actual = 0, expect = "major" },
+}
 
 return thresholds

@@ -1,6 +1,7 @@
 /* lua_host: the shipped rules, and the sandbox against broken or hostile rule files. Rule
  * folders other than the shipped one are written to temporary folders (mkdtemp). */
 #include "lua_host.h"
+#include "lua_json.h"
 #include "util.h"
 
 #include <setjmp.h>
@@ -10,9 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <sodium.h>
 
 static const struct lh_requirement sample = {
     .requirement_id = 17,
@@ -614,6 +620,1151 @@ static void test_globals_do_not_leak(void **state)
     rules_remove(&first);
 }
 
+/* === the policy engine ===================================================================== */
+
+/* A temporary rules folder holding any files (reports/ made when needed). */
+struct folder {
+    char dir[64];
+    int n;
+    char *names[16];
+};
+
+static const char *const thresholds_ok = "return { classify = function() return 'ok' end }\n";
+
+static void folder_make(struct folder *f)
+{
+    strcpy(f->dir, "/tmp/evne-lh-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->n = 0;
+}
+
+static void folder_put(struct folder *f, const char *name, const char *source)
+{
+    char path[160];
+    const char *slash = strchr(name, '/');
+    if (slash) {
+        snprintf(path, sizeof path, "%s/%.*s", f->dir, (int)(slash - name), name);
+        mkdir(path, 0700); /* may exist */
+    }
+    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(source, file);
+    assert_int_equal(fclose(file), 0);
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->names[i], name))
+            return;
+    assert_true(f->n < 16);
+    f->names[f->n++] = xstrdup(name);
+}
+
+static void folder_remove(struct folder *f)
+{
+    char path[160];
+    for (int i = 0; i < f->n; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->dir, f->names[i]);
+        unlink(path);
+        free(f->names[i]);
+    }
+    snprintf(path, sizeof path, "%s/reports", f->dir);
+    rmdir(path);
+    assert_int_equal(rmdir(f->dir), 0);
+}
+
+/* A folder with thresholds_ok and one more file; loaded, which must succeed. */
+static struct lh *folder_with(struct folder *f, const char *name, const char *source)
+{
+    folder_make(f);
+    folder_put(f, "thresholds.lua", thresholds_ok);
+    if (name)
+        folder_put(f, name, source);
+    struct lh *h = NULL;
+    char *err = NULL;
+    if (lh_load(f->dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    return h;
+}
+
+/* The same, but the load must fail; returns err (owned). The folder stays for the caller. */
+static char *folder_fails(struct folder *f, const char *name, const char *source)
+{
+    folder_make(f);
+    folder_put(f, "thresholds.lua", thresholds_ok);
+    if (name)
+        folder_put(f, name, source);
+    struct lh *h = NULL;
+    char *err = NULL;
+    assert_int_equal(lh_load(f->dir, &h, &err), -1);
+    assert_null(h);
+    assert_non_null(err);
+    return err;
+}
+
+/* Asserts err == "<dir>/<rest>" and frees err. */
+static void assert_err(char *err, const struct folder *f, const char *rest)
+{
+    char *want = xasprintf("%s/%s", f->dir, rest);
+    if (strcmp(err, want) != 0)
+        fail_msg("expected \"%s\"\n     got \"%s\"", want, err);
+    free(want);
+    free(err);
+}
+
+/* Like assert_err, for the first line only (a traceback may follow). */
+static void assert_err_line(char *err, const struct folder *f, const char *rest)
+{
+    char *nl = strchr(err, '\n');
+    if (nl)
+        *nl = '\0';
+    assert_err(err, f, rest);
+}
+
+static json_t *J(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+    if (!j)
+        fail_msg("bad JSON in the test: %s: %s", e.text, text);
+    return j;
+}
+
+static void assert_json(const json_t *got, const char *want_text)
+{
+    json_t *want = J(want_text);
+    char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (strcmp(g, w) != 0)
+        fail_msg("expected %s\n     got %s", w, g);
+    free(g);
+    free(w);
+    json_decref(want);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    struct buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    *len = b.len;
+    return buf_steal(&b);
+}
+
+/* --- what is loaded --------------------------------------------------------------------- */
+
+static void test_shipped_policies_listed(void **state)
+{
+    (void)state;
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(rules_dir(), &h, &err))
+        fail_msg("lh_load: %s", err);
+    struct lh_policy p[8];
+    int n = lh_policies(h, p, 8);
+    assert_int_equal(n, 4);
+    const char *names[] = {"thresholds.lua", "matching.lua", "reminders.lua", "reports/gaps.lua"};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(p[i].name, names[i]);
+        char *path = xasprintf("%s/%s", rules_dir(), names[i]);
+        assert_string_equal(p[i].file, path);
+        size_t len;
+        char *text = read_all(path, &len);
+        unsigned char d[crypto_hash_sha256_BYTES];
+        char hex[65];
+        crypto_hash_sha256(d, (const unsigned char *)text, len);
+        sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+        assert_string_equal(p[i].sha256, hex);
+        free(text);
+        free(path);
+    }
+    assert_int_equal(lh_policies(h, p, 2), 4); /* fills 2, tells 4 */
+    assert_false(lh_has_effective_level(h));   /* shipped as an example only */
+    assert_true(lh_has_matching(h));
+    assert_true(lh_has_reminders(h));
+
+    json_t *reports;
+    assert_int_equal(lh_reports(h, &reports), 0);
+    assert_json(reports, "[{\"name\":\"gaps\",\"title\":\"Kompetansegap\",\"file\":\"reports/gaps.lua\","
+                         "\"formats\":[\"html\",\"csv\"],\"params\":[{\"name\":\"by\",\"title\":"
+                         "\"Vis per\",\"choices\":[\"department\",\"employee\",\"profile\","
+                         "\"system\",\"requirement\"],\"default\":\"department\"}]}]");
+    json_decref(reports);
+    lh_free(h);
+}
+
+struct heard {
+    int passed, failed;
+    char details[8][256];
+};
+
+static void hear(void *ctx, const char *file, int index, int passed, const char *detail)
+{
+    struct heard *w = ctx;
+    int k = w->passed + w->failed;
+    if (k < 8)
+        snprintf(w->details[k], sizeof w->details[k], "%s example %d: %s: %s", file, index,
+                 passed ? "pass" : "FAIL", detail ? detail : "-");
+    if (passed)
+        w->passed++;
+    else
+        w->failed++;
+}
+
+static void test_shipped_examples_pass(void **state)
+{
+    (void)state;
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(rules_dir(), &h, &err))
+        fail_msg("lh_load: %s", err);
+    struct heard w = {0};
+    assert_int_equal(lh_examples(h, hear, &w), 0);
+    assert_int_equal(w.failed, 0);
+    assert_true(w.passed >= 20); /* 5 thresholds, 3 matching, 10 reminders, 2 report */
+    char *first = xasprintf("%s/thresholds.lua example 1: pass: -", rules_dir());
+    assert_string_equal(w.details[0], first);
+    free(first);
+    lh_free(h);
+}
+
+static void test_shipped_effective_level_example(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    size_t len;
+    char *path = xasprintf("%s/examples/effective_level.lua", rules_dir());
+    char *text = read_all(path, &len);
+    folder_put(&f, "thresholds.lua", thresholds_ok);
+    folder_put(&f, "effective_level.lua", text);
+    free(text);
+    free(path);
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    assert_true(lh_has_effective_level(h));
+    struct heard w = {0};
+    assert_int_equal(lh_examples(h, hear, &w), 0);
+    assert_int_equal(w.passed, 5);
+
+    int64_t now = 1800000000, day = 86400;
+    struct lh_assessment list[] = {
+        {2, "appraisal", now - 60 * day, 9},
+        {4, "self", now - 5 * day, 5},
+    };
+    int level = -2;
+    assert_int_equal(lh_effective_level(h, list, 2, &sample, 5, now, &level, &err), 0);
+    assert_int_equal(level, 2);
+    assert_int_equal(lh_effective_level(h, list, 2, &sample, 5, now + 400 * day, &level, &err), 0);
+    assert_int_equal(level, 4); /* the appraisal is older than 12 months by then */
+    assert_int_equal(lh_effective_level(h, list, 0, &sample, 5, now, &level, &err), 0);
+    assert_int_equal(level, -1);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* --- shapes at load --------------------------------------------------------------------- */
+
+static void test_policy_shapes_checked_at_load(void **state)
+{
+    (void)state;
+    struct folder f;
+    char *err = folder_fails(&f, "matching.lua", "local m = {}\n");
+    assert_err(err, &f, "matching.lua: must return a table with a function 'match' (got nil)");
+    folder_remove(&f);
+
+    err = folder_fails(&f, "reminders.lua", "return { due = 3 }\n");
+    assert_err(err, &f, "reminders.lua: must return a table with a function 'due' "
+                        "(its 'due' is number)");
+    folder_remove(&f);
+
+    err = folder_fails(&f, "effective_level.lua", "return 'newest'\n");
+    assert_err(err, &f, "effective_level.lua: must return a table with a function 'effective' "
+                        "(got string)");
+    folder_remove(&f);
+
+    err = folder_fails(&f, "matching.lua", "return { match = function() end,\n"
+                                           "  examples = { { args = 'x' } } }\n");
+    assert_err(err, &f, "matching.lua: examples[1].args must be a list of the arguments "
+                        "(employee, gaps, courses) to match (got string)");
+    folder_remove(&f);
+
+    err = folder_fails(&f, "reports/a.lua", "return { name = 'a', title = 'A', formats = { 'pdf' },\n"
+                                            "  render = function() end }\n");
+    assert_err(err, &f, "reports/a.lua: formats[1] must be \"html\" or \"csv\"");
+    folder_remove(&f);
+
+    err = folder_fails(&f, "reports/a.lua", "return { name = 'Gaps!', title = 'A', formats = { 'csv' },\n"
+                                            "  render = function() end }\n");
+    assert_contains(err, "reports/a.lua: 'name' must be the report's name");
+    free(err);
+    folder_remove(&f);
+
+    err = folder_fails(&f, "reports/a.lua", "return { name = 'a', title = 'A', formats = { 'csv' },\n"
+                                            "  params = { { title = 'no name' } },\n"
+                                            "  render = function() end }\n");
+    assert_err(err, &f, "reports/a.lua: params[1] must be a table with a 'name' (lowercase "
+                        "letters, digits and _) and a 'title' (text)");
+    folder_remove(&f);
+
+    // Two layouts of one name, and a misspelt policy (it would be ignored without a word).
+    folder_make(&f);
+    folder_put(&f, "thresholds.lua", thresholds_ok);
+    const char *report = "return { name = 'same', title = 'S', formats = { 'html' },\n"
+                         "  render = function() end }\n";
+    folder_put(&f, "reports/one.lua", report);
+    folder_put(&f, "reports/two.lua", report);
+    struct lh *h = NULL;
+    assert_int_equal(lh_load(f.dir, &h, &err), -1);
+    char *want = xasprintf("%s/reports/two.lua: a report named 'same' is already declared in "
+                           "%s/reports/one.lua", f.dir, f.dir);
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    folder_remove(&f);
+
+    err = folder_fails(&f, "reminder.lua", "return { due = function() end }\n");
+    assert_err(err, &f, "reminder.lua: not a policy evne knows: the policies are thresholds.lua, "
+                        "effective_level.lua, matching.lua and reminders.lua, report layouts go "
+                        "in reports/ (keep other files in a subfolder, such as examples/)");
+    folder_remove(&f);
+
+    // A syntax error in an optional policy names it like any other.
+    err = folder_fails(&f, "reminders.lua", "return { due = function( }\n");
+    assert_starts_with(err, f.dir);
+    assert_contains(err, "/reminders.lua:1:");
+    free(err);
+    folder_remove(&f);
+}
+
+/* --- effective_level -------------------------------------------------------------------- */
+
+static void test_effective_default_is_newest(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, NULL, NULL);
+    assert_false(lh_has_effective_level(h));
+    struct lh_assessment list[] = {{1, "appraisal", 100, 1}, {3, "self", 200, 2}};
+    int level;
+    char *err = NULL;
+    assert_int_equal(lh_effective_level(h, list, 2, &sample, 5, 300, &level, &err), 0);
+    assert_int_equal(level, 3);
+    assert_int_equal(lh_effective_level(h, NULL, 0, &sample, 5, 300, &level, &err), 0);
+    assert_int_equal(level, -1);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+static void test_effective_gets_its_tables(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, "effective_level.lua",
+        "return { effective = function(list, ctx)\n"
+        "  assert(#list == 2 and list[1].level == 1 and list[2].source == 'self', 'list')\n"
+        "  assert(list[1].recorded_at == 100 and list[1].recorded_by == 7, 'recorded')\n"
+        "  assert(math.type(list[1].level) == 'integer', 'integer levels')\n"
+        "  assert(ctx.employee_id == 5 and ctx.requirement_id == 17, 'ids')\n"
+        "  assert(ctx.system_id == 3 and ctx.system == 'Gerica', 'system')\n"
+        "  assert(ctx.requirement == 'Registers a home visit' and ctx.now == 300, 'now')\n"
+        "  return 2.0\n" /* a whole float is a level */
+        "end }\n");
+    struct lh_assessment list[] = {{1, "appraisal", 100, 7}, {3, "self", 200, 5}};
+    int level;
+    char *err = NULL;
+    if (lh_effective_level(h, list, 2, &sample, 5, 300, &level, &err))
+        fail_msg("%s", err);
+    assert_int_equal(level, 2);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+static void test_effective_wrong_answers(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, "effective_level.lua",
+        "local P = {}\n"
+        "function P.effective(list, ctx)\n"
+        "  local e = ctx.employee_id\n"
+        "  if e == 1 then return 7 end\n"
+        "  if e == 2 then return '3' end\n"
+        "  if e == 3 then return 2.5 end\n"
+        "  if e == 4 then return { 3 } end\n"
+        "  if e == 5 then return true end\n"
+        "  if e == 6 then return -1 end\n"
+        "  if e == 7 then return nil end\n"
+        "  if e == 8 then return false end\n"
+        "  if e == 9 then error('no level for you') end\n"
+        "  return list[#list].level\n"
+        "end\n"
+        "return P\n");
+    struct lh_assessment list[] = {{3, "self", 200, 5}};
+    static const char *const wrong[] = {
+        "effective_level.lua:4: effective returned 7, expected a level 0-4 or nil",
+        "effective_level.lua:5: effective returned '3', expected a level 0-4 or nil",
+        "effective_level.lua:6: effective returned 2.5, expected a level 0-4 or nil",
+        "effective_level.lua:7: effective returned a list, expected a level 0-4 or nil",
+        "effective_level.lua:8: effective returned true, expected a level 0-4 or nil",
+        "effective_level.lua:9: effective returned -1, expected a level 0-4 or nil",
+    };
+    int level;
+    char *err = NULL;
+    for (int e = 1; e <= 6; e++) {
+        level = 9;
+        assert_int_equal(lh_effective_level(h, list, 1, &sample, e, 0, &level, &err), -1);
+        assert_int_equal(level, -1);
+        assert_err(err, &f, wrong[e - 1]);
+    }
+    for (int e = 7; e <= 8; e++) {
+        assert_int_equal(lh_effective_level(h, list, 1, &sample, e, 0, &level, &err), 0);
+        assert_int_equal(level, -1);
+    }
+    assert_int_equal(lh_effective_level(h, list, 1, &sample, 9, 0, &level, &err), -1);
+    assert_err_line(err, &f, "effective_level.lua:12: no level for you");
+    // the state is still good
+    assert_int_equal(lh_effective_level(h, list, 1, &sample, 10, 0, &level, &err), 0);
+    assert_int_equal(level, 3);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* --- matching --------------------------------------------------------------------------- */
+
+static const char *const employee5 =
+    "{\"id\":5,\"name\":\"Per Hansen\",\"department_id\":3,\"profiles\":[1,2]}";
+static const char *const gaps5 =
+    "[{\"requirement_id\":11,\"system_id\":1,\"system\":\"Gerica\",\"requirement\":\"Skrive journal\","
+    "\"required\":3,\"actual\":1,\"gap\":2,\"class\":\"major\"},"
+    "{\"requirement_id\":12,\"system_id\":1,\"system\":\"Gerica\",\"requirement\":\"Lese journal\","
+    "\"required\":2,\"actual\":1,\"gap\":1,\"class\":\"minor\"}]";
+static const char *const courses5 =
+    "[{\"id\":1,\"title\":\"Gerica grunnkurs\",\"system_id\":1,\"series\":null,\"series_order\":null,"
+    "\"prerequisites\":[],\"completed\":false,\"requirements\":[{\"requirement_id\":12,\"target_level\":2}],"
+    "\"sessions\":[{\"id\":10,\"starts_at\":1800000000,\"capacity\":12,\"free\":0}]},"
+    "{\"id\":2,\"title\":\"Gerica journal\",\"system_id\":1,\"series\":null,\"series_order\":null,"
+    "\"prerequisites\":[],\"completed\":false,\"requirements\":[{\"requirement_id\":11,\"target_level\":3},"
+    "{\"requirement_id\":12,\"target_level\":3}],"
+    "\"sessions\":[{\"id\":21,\"starts_at\":1800600000,\"capacity\":10,\"free\":1},"
+    "{\"id\":20,\"starts_at\":1800500000,\"capacity\":10,\"free\":2}]},"
+    "{\"id\":3,\"title\":\"Gerica videregående\",\"system_id\":1,\"series\":null,\"series_order\":null,"
+    "\"prerequisites\":[2],\"completed\":false,\"requirements\":[{\"requirement_id\":11,\"target_level\":4}],"
+    "\"sessions\":[]}]";
+
+static void test_match_shipped(void **state)
+{
+    (void)state;
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(rules_dir(), &h, &err))
+        fail_msg("lh_load: %s", err);
+    json_t *e = J(employee5), *g = J(gaps5), *c = J(courses5), *p = NULL;
+    if (lh_match(h, e, g, c, &p, &err))
+        fail_msg("lh_match: %s", err);
+    // null members (series) reach the policy as nil; course 3 waits for its prerequisite 2;
+    // course 1 has no free session.
+    assert_json(p, "[{\"course\":2,\"session\":20,\"priority\":3,\"reason\":\"Tetter kompetansegap "
+                   "på 3 nivåer: Gerica: Skrive journal; Gerica: Lese journal\"},"
+                   "{\"course\":1,\"session\":null,\"priority\":1,\"reason\":\"Tetter "
+                   "kompetansegap på 1 nivå: Gerica: Lese journal\"}]");
+    json_decref(p);
+    json_decref(e);
+    json_decref(g);
+    json_decref(c);
+    lh_free(h);
+}
+
+static void test_match_without_policy(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, NULL, NULL);
+    assert_false(lh_has_matching(h));
+    json_t *e = J(employee5), *g = J(gaps5), *c = J(courses5), *p = NULL;
+    char *err = NULL;
+    assert_int_equal(lh_match(h, e, g, c, &p, &err), 0);
+    assert_json(p, "[]");
+    json_decref(p);
+    // the caller's courses are checked even then
+    json_t *bad = J("[{\"title\":\"no id\"}]");
+    assert_int_equal(lh_match(h, e, g, bad, &p, &err), -1);
+    assert_string_equal(err, "lh_match: courses[1] has no integer id");
+    free(err);
+    json_decref(bad);
+    json_decref(e);
+    json_decref(g);
+    json_decref(c);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+static void test_match_wrong_answers(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, "matching.lua",
+        "local M = {}\n"
+        "local function helper() return { { course = 1, reason = 'r', priority = 1, session = 99 } } end\n"
+        "function M.match(employee, gaps, courses)\n"
+        "  local k = employee.id\n"
+        "  if k == 1 then return { { course = 99, reason = 'x', priority = 1 } } end\n"
+        "  if k == 2 then return { { course = 1, reason = 'x', priorty = 1 } } end\n"
+        "  if k == 3 then return nil end\n"
+        "  if k == 4 then return { { course = 1, reason = print, priority = 1 } } end\n"
+        "  if k == 5 then return { { course = 1, priority = 1 } } end\n"
+        "  if k == 6 then return { { course = 1, reason = '', priority = 1 } } end\n"
+        "  if k == 7 then return { { course = '1', reason = 'x', priority = 1 } } end\n"
+        "  if k == 8 then return { { course = 1, reason = 'x', priority = 'high' } } end\n"
+        "  if k == 9 then return { { course = 1, reason = 'x', priority = 1 },\n"
+        "                          { course = 1, reason = 'y', priority = 2 } } end\n"
+        "  if k == 10 then return helper() end\n"
+        "  if k == 11 then return { course = 1, reason = 'x', priority = 1 } end\n"
+        "  if k == 12 then local t = {}; t[1] = t; return t end\n"
+        "  if k == 13 then return { [1] = {course = 1, reason = 'x', priority = 1}, [3] = {} } end\n"
+        "  if k == 14 then return { { course = 1, reason = 'x', priority = 0/0 } } end\n"
+        "  if k == 15 then return { { course = 1, reason = 'x', priority = 1 }, 'more' } end\n"
+        "  return { { course = 2, session = 20, reason = 'fits', priority = 2.5 } }\n"
+        "end\n"
+        "return M\n");
+    static const char *const wrong[] = {
+        "matching.lua:5: match returned [1].course = 99, which is not one of the courses given",
+        "matching.lua:6: match returned [1] with a field 'priorty', which a proposal does not have "
+        "(course, session, reason, priority)",
+        "matching.lua:7: match returned nothing (nil), expected a list of proposals ({} when no "
+        "course fits)",
+        "matching.lua:8: match returned [1].reason: a function, which JSON cannot hold (it holds "
+        "text, numbers, true/false, lists and tables with named fields)",
+        "matching.lua:9: match returned [1] without 'reason' (text saying why it fits)",
+        "matching.lua:10: match returned [1].reason as empty or too long text, expected text of 1 "
+        "to 1000 bytes",
+        "matching.lua:11: match returned [1].course as text, expected a course id",
+        "matching.lua:12: match returned [1].priority as text, expected a number",
+        "matching.lua:14: match returned [2].course = 1, which [1] proposes already",
+        "matching.lua:2: match returned [1].session = 99, which is not a session of course 1",
+        "matching.lua:16: match returned a table with named fields, expected a list of proposals "
+        "({} when no course fits)",
+        "matching.lua:17: match returned [1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1]"
+        "[1]...: tables nested deeper than 64 levels (a table that contains itself?)",
+        "matching.lua:18: match returned a list with holes (its highest index is 3, but it holds 2 "
+        "values)",
+        "matching.lua:19: match returned [1].priority: a number that is not finite (nan)",
+        "matching.lua:20: match returned [2] = 'more', expected a proposal {course = ..., reason = "
+        "..., priority = ...}",
+    };
+    json_t *g = J(gaps5), *c = J(courses5), *p = NULL;
+    char *err = NULL;
+    for (int k = 1; k <= 15; k++) {
+        char text[32];
+        snprintf(text, sizeof text, "{\"id\":%d}", k);
+        json_t *e = J(text);
+        p = (json_t *)1;
+        assert_int_equal(lh_match(h, e, g, c, &p, &err), -1);
+        assert_null(p);
+        char *nan = strstr(err, "(-nan)"); /* printf's spelling of NaN's sign varies */
+        if (nan)
+            memmove(nan + 1, nan + 2, strlen(nan + 2) + 1);
+        assert_err(err, &f, wrong[k - 1]);
+        json_decref(e);
+    }
+    json_t *e = J("{\"id\":0}");
+    if (lh_match(h, e, g, c, &p, &err))
+        fail_msg("%s", err);
+    assert_json(p, "[{\"course\":2,\"session\":20,\"reason\":\"fits\",\"priority\":2.5}]");
+    json_decref(p);
+    json_decref(e);
+    json_decref(g);
+    json_decref(c);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* --- reminders -------------------------------------------------------------------------- */
+
+static void test_reminder_shipped(void **state)
+{
+    (void)state;
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(rules_dir(), &h, &err))
+        fail_msg("lh_load: %s", err);
+    int64_t now = 1800000000, day = 86400;
+    json_t *e = J(employee5), *r = NULL;
+    char text[512];
+
+    json_t *facts = J("{\"last_self_assessment\":null,\"open_invitations\":[],"
+                      "\"missing_evaluations\":[],\"reminders\":[],\"has_manager\":true}");
+    if (lh_reminder(h, e, facts, now, &r, &err))
+        fail_msg("%s", err);
+    assert_json(r, "{\"to\":\"employee\",\"template\":\"self_assessment\"}");
+    json_decref(r);
+    json_decref(facts);
+
+    snprintf(text, sizeof text,
+             "{\"last_self_assessment\":%lld,\"open_invitations\":[{\"enrolment_id\":7,"
+             "\"invited_at\":%lld}],\"missing_evaluations\":[],\"reminders\":[],\"has_manager\":true}",
+             (long long)(now - 10 * day), (long long)(now - 7 * day));
+    facts = J(text);
+    if (lh_reminder(h, e, facts, now, &r, &err))
+        fail_msg("%s", err);
+    assert_json(r, "{\"to\":\"employee\",\"template\":\"invitation\",\"enrolment_id\":7}");
+    json_decref(r);
+    if (lh_reminder(h, e, facts, now - 1, &r, &err)) /* one second short of 7 days */
+        fail_msg("%s", err);
+    assert_null(r);
+    json_decref(facts);
+
+    snprintf(text, sizeof text,
+             "{\"last_self_assessment\":%lld,\"open_invitations\":[{\"enrolment_id\":7,"
+             "\"invited_at\":%lld}],\"missing_evaluations\":[],\"reminders\":[{\"sent_at\":%lld,"
+             "\"template\":\"invitation\",\"to\":\"employee\",\"enrolment_id\":7},{\"sent_at\":%lld,"
+             "\"template\":\"invitation\",\"to\":\"employee\",\"enrolment_id\":7}],\"has_manager\":true}",
+             (long long)(now - 10 * day), (long long)(now - 30 * day), (long long)(now - 8 * day),
+             (long long)(now - 20 * day));
+    facts = J(text);
+    if (lh_reminder(h, e, facts, now, &r, &err))
+        fail_msg("%s", err);
+    assert_json(r, "{\"to\":\"manager\",\"template\":\"invitation\",\"enrolment_id\":7}");
+    json_decref(r);
+    json_decref(facts);
+    json_decref(e);
+    lh_free(h);
+}
+
+static void test_reminder_wrong_answers(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, "reminders.lua",
+        "return { due = function(employee, facts, now)\n"
+        "  local k = employee.id\n"
+        "  if k == 1 then return { to = 'boss', template = 'x' } end\n"
+        "  if k == 2 then return { to = 'manager', template = 'x' } end\n"
+        "  if k == 3 then return { to = 'employee', template = 'Self Assessment' } end\n"
+        "  if k == 4 then return { to = 'employee', template = 'x', enrolment_id = 99 } end\n"
+        "  if k == 5 then return 'self_assessment' end\n"
+        "  if k == 6 then return { template = 'x' } end\n"
+        "  if k == 7 then return { to = 'employee' } end\n"
+        "  if k == 8 then return false end\n"
+        "  return { to = 'employee', template = 'evaluation', enrolment_id = 8,\n"
+        "           course = 'Gerica', days = now - facts.missing_evaluations[1].course_ended_at }\n"
+        "end }\n");
+    static const char *const wrong[] = {
+        "reminders.lua:3: due returned to = 'boss', expected \"employee\" or \"manager\"",
+        "reminders.lua:4: due returned to = 'manager', but the employee has no manager "
+        "(facts.has_manager is false)",
+        "reminders.lua:5: due returned template = 'Self Assessment', expected the name of a "
+        "message: lowercase letters a-z, digits and _, at most 64",
+        "reminders.lua:6: due returned enrolment_id = 99, which is not one of the facts' open "
+        "invitations or missing evaluations",
+        "reminders.lua:7: due returned 'self_assessment', expected nothing (nil) or a reminder "
+        "{to = ..., template = ...}",
+        "reminders.lua:8: due returned a reminder without 'to' (\"employee\" or \"manager\")",
+        "reminders.lua:9: due returned a reminder without 'template' (the name of the message)",
+    };
+    json_t *facts = J("{\"open_invitations\":[],\"missing_evaluations\":[{\"enrolment_id\":8,"
+                      "\"course_ended_at\":1000}],\"reminders\":[],\"has_manager\":false}");
+    json_t *r = NULL;
+    char *err = NULL;
+    for (int k = 1; k <= 7; k++) {
+        char text[32];
+        snprintf(text, sizeof text, "{\"id\":%d}", k);
+        json_t *e = J(text);
+        assert_int_equal(lh_reminder(h, e, facts, 5000, &r, &err), -1);
+        assert_null(r);
+        assert_err(err, &f, wrong[k - 1]);
+        json_decref(e);
+    }
+    json_t *e = J("{\"id\":8}");
+    assert_int_equal(lh_reminder(h, e, facts, 5000, &r, &err), 0);
+    assert_null(r); /* false: nothing due */
+    json_decref(e);
+    e = J("{\"id\":0}");
+    if (lh_reminder(h, e, facts, 5000, &r, &err))
+        fail_msg("%s", err);
+    assert_json(r, "{\"to\":\"employee\",\"template\":\"evaluation\",\"enrolment_id\":8,"
+                   "\"course\":\"Gerica\",\"days\":4000}");
+    json_decref(r);
+    json_decref(e);
+    json_decref(facts);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* --- reports ---------------------------------------------------------------------------- */
+
+static const char *const rows_json =
+    "{\"title\":\"Kompetansegap per avdeling\",\"by\":\"department\",\"rows\":["
+    "{\"id\":2,\"name\":\"Helse og omsorg\",\"employees\":18,\"employees_with_gaps\":17,"
+    "\"demanded\":234,\"open_gaps\":115,\"unassessed\":24,\"gap_sum\":190,\"coverage\":0.508547008547009},"
+    "{\"id\":3,\"name\":\"=HYPERLINK(\\\"x\\\")\",\"employees\":1,\"employees_with_gaps\":1,"
+    "\"demanded\":2,\"open_gaps\":1,\"unassessed\":0,\"gap_sum\":1,\"coverage\":0.5}]}";
+
+static void test_report_shipped(void **state)
+{
+    (void)state;
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(rules_dir(), &h, &err))
+        fail_msg("lh_load: %s", err);
+    json_t *data = J(rows_json);
+    struct buf out = {0};
+    buf_puts(&out, "before|");
+    if (lh_report_render(h, "gaps", "csv", data, &out, &err))
+        fail_msg("%s", err);
+    assert_string_equal(out.data,
+                        "before|\xEF\xBB\xBF"
+                        "Avdeling;Ansatte;Ansatte med gap;Krav stilt;Åpne gap;Ikke vurdert;Gapsum;"
+                        "Dekning (%)\r\n"
+                        "Helse og omsorg;18;17;234;115;24;190;50,9\r\n"
+                        "\"'=HYPERLINK(\"\"x\"\")\";1;1;2;1;0;1;50\r\n");
+    buf_free(&out);
+    if (lh_report_render(h, "gaps", "html", data, &out, &err))
+        fail_msg("%s", err);
+    assert_contains(out.data, "<th scope=\"row\">=HYPERLINK(&quot;x&quot;)</th>");
+    assert_contains(out.data, "<td class=\"num\">50,9 %</td>");
+    buf_free(&out);
+
+    assert_int_equal(lh_report_render(h, "gaps", "pdf", data, &out, &err), -1);
+    char *want = xasprintf("%s/reports/gaps.lua: report 'gaps' has no format 'pdf' (it has html, "
+                           "csv)", rules_dir());
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    assert_int_equal(lh_report_render(h, "nope", "csv", data, &out, &err), -1);
+    want = xasprintf("%s/reports: there is no report named 'nope'", rules_dir());
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    assert_int_equal(out.len, 0);
+    json_decref(data);
+    lh_free(h);
+}
+
+static void test_report_writer(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, "reports/w.lua",
+        "local kept\n"
+        "return { name = 'w', title = 'W', formats = { 'html', 'csv' },\n"
+        "  render = function(data, out)\n"
+        "    local k = data.k\n"
+        "    if k == 'kept' then kept = out; return end\n"
+        "    if k == 'late' then kept:write('late') end\n"
+        "    if k == 'dot' then out.write('x') end\n"
+        "    if k == 'nil' then out:html(data.missing) end\n"
+        "    if k == 'big' then for i = 1, 100 do out:write(string.rep('x', 1024 * 1024)) end end\n"
+        "    if k == 'fail' then out:write('partial'); error('broken') end\n"
+        "    if k == 'cells' then out:csv_row({ 'a;b', 'say \"hi\"', 1.5, 7, nil, '-1', 'line\\nbreak' }) end\n"
+        "    if k == 'bad' then out:csv_row({ true }) end\n"
+        "    if k == 'html' then out:write('<b>'); out:html([[<i>&'\"]]); out:write(out.format) end\n"
+        "  end }\n");
+    struct buf out = {0};
+    char *err = NULL;
+    json_t *d;
+#define RENDER(json, format) (d = J(json), lh_report_render(h, "w", format, d, &out, &err))
+
+    assert_int_equal(RENDER("{\"k\":\"html\"}", "html"), 0);
+    assert_string_equal(out.data, "<b>&lt;i&gt;&amp;&#39;&quot;html");
+    json_decref(d);
+    buf_free(&out);
+
+    assert_int_equal(RENDER("{\"k\":\"cells\"}", "csv"), 0);
+    assert_string_equal(out.data, "\xEF\xBB\xBF\"a;b\";\"say \"\"hi\"\"\";1,5;7;;\"'-1\";\"line\nbreak\"\r\n");
+    json_decref(d);
+    buf_free(&out);
+
+    // A writer kept past its render is cut off; the render that tries it fails, nothing written.
+    assert_int_equal(RENDER("{\"k\":\"kept\"}", "html"), 0);
+    json_decref(d);
+    buf_puts(&out, "kept|");
+    assert_int_equal(RENDER("{\"k\":\"late\"}", "html"), -1);
+    assert_err_line(err, &f, "reports/w.lua:6: out:write: the render has ended; write only while "
+                             "render runs");
+    assert_string_equal(out.data, "kept|");
+    json_decref(d);
+
+    assert_int_equal(RENDER("{\"k\":\"fail\"}", "csv"), -1);
+    assert_err_line(err, &f, "reports/w.lua:10: broken");
+    assert_string_equal(out.data, "kept|"); /* neither the BOM nor 'partial' stays */
+    json_decref(d);
+    buf_free(&out);
+
+    assert_int_equal(RENDER("{\"k\":\"dot\"}", "html"), -1);
+    assert_err_line(err, &f, "reports/w.lua:7: out:write: call it with a colon, out:write(...)");
+    json_decref(d);
+    assert_int_equal(RENDER("{\"k\":\"nil\"}", "html"), -1);
+    assert_err_line(err, &f, "reports/w.lua:8: out:html expects text or a number (got nil)");
+    json_decref(d);
+    assert_int_equal(RENDER("{\"k\":\"bad\"}", "csv"), -1);
+    assert_err_line(err, &f, "reports/w.lua:12: out:csv_row: cell 1 is a boolean, expected text "
+                             "or a number");
+    json_decref(d);
+    assert_int_equal(RENDER("{\"k\":\"big\"}", "html"), -1);
+    assert_err_line(err, &f, "reports/w.lua:9: the report is larger than 32 MB");
+    assert_int_equal(out.len, 0);
+    json_decref(d);
+    buf_free(&out);
+#undef RENDER
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* --- examples --------------------------------------------------------------------------- */
+
+static void test_examples_fail_and_check_says_so(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    folder_put(&f, "thresholds.lua",
+               "return { classes = { 'ok', 'gap' },\n"
+               "  classify = function(r, a) return r > a and 'gap' or 'ok' end,\n"
+               "  examples = { { required = 3, actual = 1, expect = 'gap' },\n"
+               "               { required = 3, actual = 1, expect = 'ok' } } }\n");
+    folder_put(&f, "matching.lua",
+               "return { match = function() return {} end,\n"
+               "  examples = { { name = 'nothing', args = { {}, {}, {} }, expect = {} },\n"
+               "               { name = 'a course', args = { {}, {}, {} },\n"
+               "                 expect = { { course = 1, reason = 'x', priority = 1 } } },\n"
+               "               { args = { {}, {}, { { title = 'no id' } } } } } }\n");
+    folder_put(&f, "reminders.lua",
+               "return { due = function(e, facts, now) if now > 10 then return { to = 'employee',\n"
+               "  template = 'self_assessment' } end end,\n"
+               "  examples = { { args = { {}, {}, 5 } },\n"
+               "               { args = { {}, {}, 50 }, expect = { to = 'employee', template = 'self_assessment' } },\n"
+               "               { args = { {}, {}, 50 } } } }\n");
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    struct heard w = {0};
+    assert_int_equal(lh_examples(h, hear, &w), 4);
+    assert_int_equal(w.passed, 4);
+    char *want[] = {
+        xasprintf("%s/thresholds.lua example 1: pass: -", f.dir),
+        xasprintf("%s/thresholds.lua example 2: FAIL: expected \"ok\", got \"gap\"", f.dir),
+        xasprintf("%s/matching.lua example 1: pass: nothing", f.dir),
+        xasprintf("%s/matching.lua example 2: FAIL: a course: expected [{\"course\":1,"
+                  "\"priority\":1,\"reason\":\"x\"}], got []", f.dir),
+        xasprintf("%s/matching.lua example 3: FAIL: lh_match: courses[1] has no integer id", f.dir),
+        xasprintf("%s/reminders.lua example 1: pass: -", f.dir),
+        xasprintf("%s/reminders.lua example 2: pass: -", f.dir),
+        xasprintf("%s/reminders.lua example 3: FAIL: expected null, got {\"template\":"
+                  "\"self_assessment\",\"to\":\"employee\"}", f.dir),
+    };
+    for (int i = 0; i < 8; i++) {
+        assert_string_equal(w.details[i], want[i]);
+        free(want[i]);
+    }
+    lh_free(h);
+
+    assert_int_equal(lh_check(f.dir, &err), -1);
+    char *msg = xasprintf("4 examples failed; the first: %s/thresholds.lua example 2: expected "
+                          "\"ok\", got \"gap\"", f.dir);
+    assert_string_equal(err, msg);
+    free(msg);
+    free(err);
+    struct heard v = {0};
+    assert_int_equal(lh_check_verbose(f.dir, hear, &v, &err), -1);
+    free(err);
+    assert_int_equal(v.failed, 4);
+    assert_int_equal(v.passed, 4);
+    folder_remove(&f);
+}
+
+/* --- calls by hand ---------------------------------------------------------------------- */
+
+static void test_eval(void **state)
+{
+    (void)state;
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(rules_dir(), &h, &err))
+        fail_msg("lh_load: %s", err);
+    json_t *args = J("[3, 1]"), *r;
+    assert_int_equal(lh_eval(h, "thresholds.lua", "classify", args, &r, &err), 0);
+    assert_json(r, "\"major\"");
+    json_decref(r);
+    assert_int_equal(lh_eval(h, "thresholds.lua", "match", args, &r, &err), -1);
+    char *want = xasprintf("%s/thresholds.lua: has no function 'match' to call (its policy "
+                           "function is 'classify')", rules_dir());
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    assert_int_equal(lh_eval(h, "effective_level.lua", NULL, args, &r, &err), -1);
+    want = xasprintf("%s/effective_level.lua: no such policy is loaded", rules_dir());
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    json_decref(args);
+
+    args = J("[7, 1]");
+    assert_int_equal(lh_eval(h, "thresholds.lua", NULL, args, &r, &err), -1);
+    assert_contains(err, "classify takes [required, actual, ctx?]");
+    free(err);
+    json_decref(args);
+
+    args = J("[{\"rows\":[]}, \"csv\"]");
+    char *path = xasprintf("%s/reports/gaps.lua", rules_dir()); /* by path, too */
+    assert_int_equal(lh_eval(h, path, "render", args, &r, &err), 0);
+    free(path);
+    assert_json(r, "\"Navn;Ansatte;Ansatte med gap;Krav stilt;Åpne gap;Ikke vurdert;Gapsum;"
+                   "Dekning (%)\\r\\n\""); /* no BOM by hand */
+    json_decref(r);
+    json_decref(args);
+    lh_free(h);
+}
+
+/* --- the sandbox inside policy calls ---------------------------------------------------- */
+
+static void test_sandbox_inside_calls(void **state)
+{
+    (void)state;
+    struct folder f;
+    struct lh *h = folder_with(&f, "matching.lua",
+        "return { match = function()\n"
+        "  local escaped = {}\n"
+        "  local function try(what, fn) if pcall(fn) then escaped[#escaped + 1] = what end end\n"
+        "  try('io', function() return io.open('/etc/passwd') end)\n"
+        "  try('os.execute', function() return os.execute('true') end)\n"
+        "  try('os.getenv', function() return os.getenv('HOME') end)\n"
+        "  try('require io', function() return require('io') end)\n"
+        "  try('require C', function() return require('lfs') end)\n"
+        "  try('package.loadlib', function() return package.loadlib('libc.so.6', 'system') end)\n"
+        "  try('debug', function() return debug.getregistry() end)\n"
+        "  try('dofile', function() return dofile('/etc/passwd') end)\n"
+        "  try('setmetatable string', function() setmetatable(string, {}) end)\n"
+        "  try('string.x', function() string.x = 1 end)\n"
+        "  try('rawset math', function() rawset(math, 'pi', 3) end)\n"
+        "  try('getmetatable string', function() getmetatable('').__index.upper = nil end)\n"
+        "  try('bytecode', function() assert(load(string.dump(function() end)))() end)\n"
+        "  try('global', function() load('leak = 1')() end)\n"
+        "  try('collectgarbage', function() collectgarbage() end)\n"
+        "  if #escaped > 0 then error('escaped: ' .. table.concat(escaped, ', ')) end\n"
+        "  return {}\n"
+        "end }\n");
+    json_t *e = J("{}"), *l = J("[]"), *p;
+    char *err = NULL;
+    if (lh_match(h, e, l, l, &p, &err))
+        fail_msg("%s", err);
+    json_decref(p);
+    json_decref(e);
+    json_decref(l);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* A folder whose every policy loops, or allocates without end, when asked to. */
+static void test_watchdog_and_memory_inside_calls(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    folder_put(&f, "thresholds.lua", thresholds_ok);
+    const char *body =
+        "  if k == 'loop' then while true do end end\n"
+        "  if k == 'caught' then while true do pcall(function() while true do end end) end end\n"
+        "  if k == 'rep' then return string.rep('x', 1 << 30) end\n"
+        "  if k == 'grow' then local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(64) .. i end end\n";
+    char *src = xasprintf("return { match = function(e)\n  local k = e.k\n%s  return {} end }\n", body);
+    folder_put(&f, "matching.lua", src);
+    free(src);
+    src = xasprintf("return { due = function(e)\n  local k = e.k\n%s  return nil end }\n", body);
+    folder_put(&f, "reminders.lua", src);
+    free(src);
+    src = xasprintf("return { name = 'r', title = 'R', formats = { 'html' },\n"
+                    "  render = function(e, out)\n  local k = e.k\n%s  out:write('ok') end }\n", body);
+    folder_put(&f, "reports/r.lua", src);
+    free(src);
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+
+    static const char *const kinds[] = {"loop", "caught", "rep", "grow"};
+    json_t *l = J("[]"), *facts = J("{}"), *r;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++) {
+            char text[64];
+            snprintf(text, sizeof text, "{\"k\":\"%s\"}", kinds[i]);
+            json_t *e = J(text);
+            const char *want = i < 2 ? "too many instructions" : "not enough memory";
+            struct buf out = {0};
+            assert_int_equal(lh_match(h, e, l, l, &r, &err), -1);
+            assert_contains(err, "/matching.lua");
+            assert_contains(err, want);
+            free(err);
+            assert_int_equal(lh_reminder(h, e, facts, 0, &r, &err), -1);
+            assert_contains(err, "/reminders.lua");
+            assert_contains(err, want);
+            free(err);
+            assert_int_equal(lh_report_render(h, "r", "html", e, &out, &err), -1);
+            assert_contains(err, "/reports/r.lua");
+            assert_contains(err, want);
+            assert_int_equal(out.len, 0);
+            free(err);
+            json_decref(e);
+
+            // and the state still answers
+            e = J("{\"k\":\"fine\"}");
+            assert_int_equal(lh_match(h, e, l, l, &r, &err), 0);
+            json_decref(r);
+            assert_int_equal(lh_report_render(h, "r", "html", e, &out, &err), 0);
+            assert_string_equal(out.data, "ok");
+            buf_free(&out);
+            json_decref(e);
+        }
+    }
+    json_decref(l);
+    json_decref(facts);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+/* --- lua_json --------------------------------------------------------------------------- */
+
+/* Runs `return <expr>` in a plain state and converts the answer. */
+static int to_json(lua_State *L, const char *expr, json_t **out, char **err)
+{
+    char *chunk = xasprintf("return %s", expr);
+    if (luaL_dostring(L, chunk))
+        fail_msg("%s: %s", chunk, lua_tostring(L, -1));
+    free(chunk);
+    int rc = lj_to_json(L, -1, out, err);
+    lua_settop(L, 0);
+    return rc;
+}
+
+static void test_lua_json(void **state)
+{
+    (void)state;
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    json_t *j;
+    char *err;
+    assert_int_equal(to_json(L, "{ b = 1, a = { 1, 2.5, 'x', true }, c = {} }", &j, &err), 0);
+    char *text = json_dumps(j, JSON_COMPACT); /* keys sorted by lj_to_json itself */
+    assert_string_equal(text, "{\"a\":[1,2.5,\"x\",true],\"b\":1,\"c\":[]}");
+    free(text);
+    json_decref(j);
+    assert_int_equal(to_json(L, "nil", &j, &err), 0);
+    assert_true(json_is_null(j));
+
+    static const struct { const char *expr, *err; } bad[] = {
+        {"{ 1, 2, x = 3 }", "a table that mixes a list (1, 2, 3 ...) with named fields"},
+        {"{ a = { [1] = 1, [3] = 3 } }", "a: a list with holes (its highest index is 3, but it holds 2 values)"},
+        {"{ [true] = 1 }", "a table with a boolean as a key (keys are names, or 1, 2, 3 ... in a list)"},
+        {"{ [0] = 1 }", "a table with the key 0 or below (keys are names, or 1, 2, 3 ... in a list)"},
+        {"{ x = { y = print } }", "x.y: a function, which JSON cannot hold (it holds text, numbers, true/false, lists and tables with named fields)"},
+        {"{ 1/0 }", "[1]: a number that is not finite (inf)"},
+        {"'\\xff'", "text that is not valid UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(to_json(L, bad[i].expr, &j, &err), -1);
+        assert_string_equal(err, bad[i].err);
+        free(err);
+    }
+    // The same sub-table twice on each of 40 levels: 2^40 paths, refused after a million values.
+    assert_int_equal(to_json(L, "(function() local t = {} for i = 1, 40 do t = { t, t } end "
+                                "return t end)()", &j, &err), -1);
+    assert_contains(err, "more than 1000000 values");
+    free(err);
+
+    // JSON into Lua: null as false for the view, left out for policies.
+    j = J("{\"a\":null,\"b\":[1,null],\"c\":{\"d\":\"e\"}}");
+    lj_push(L, j);
+    lua_setglobal(L, "v");
+    lj_push_as(L, j, LJ_NULL_ABSENT);
+    lua_setglobal(L, "p");
+    json_decref(j);
+    assert_int_equal(luaL_dostring(L, "assert(v.a == false and v.b[2] == false and v.c.d == 'e')\n"
+                                      "assert(p.a == nil and p.b[2] == false and #p.b == 2)\n"
+                                      "assert(math.type(p.b[1]) == 'integer')"), 0);
+    lua_close(L);
+}
+
+/* --- how long: printed, never asserted ---------------------------------------------------- */
+
+static void test_timings(void **state)
+{
+    (void)state;
+    char *err = NULL;
+    struct lh *h = NULL;
+    int loads = 20;
+    int64_t t0 = util_monotonic_us();
+    for (int i = 0; i < loads; i++) {
+        lh_free(h);
+        if (lh_load(rules_dir(), &h, &err))
+            fail_msg("lh_load: %s", err);
+    }
+    int64_t t1 = util_monotonic_us();
+    uint8_t cells[5][5];
+    struct lh_requirement r = sample;
+    for (int i = 0; i < 540; i++) {
+        r.requirement_id = i + 1;
+        if (lh_tabulate(h, &r, cells, &err))
+            fail_msg("lh_tabulate: %s", err);
+    }
+    int64_t t2 = util_monotonic_us();
+    json_t *e = J(employee5), *g = J(gaps5), *c = J(courses5), *p;
+    for (int i = 0; i < 1000; i++) {
+        if (lh_match(h, e, g, c, &p, &err))
+            fail_msg("lh_match: %s", err);
+        json_decref(p);
+    }
+    int64_t t3 = util_monotonic_us();
+    json_t *facts = J("{\"last_self_assessment\":1700000000,\"open_invitations\":[],"
+                      "\"missing_evaluations\":[],\"reminders\":[{\"sent_at\":1700000000,"
+                      "\"template\":\"self_assessment\",\"to\":\"employee\"}],\"has_manager\":true}");
+    for (int i = 0; i < 1000; i++) {
+        if (lh_reminder(h, e, facts, 1800000000, &p, &err))
+            fail_msg("lh_reminder: %s", err);
+        json_decref(p);
+    }
+    int64_t t4 = util_monotonic_us();
+    lh_free(h);
+
+    // The example effective-level policy, as the gap index would ask it once per assessed pair.
+    struct folder f;
+    folder_make(&f);
+    size_t len;
+    char *path = xasprintf("%s/examples/effective_level.lua", rules_dir());
+    char *text = read_all(path, &len);
+    folder_put(&f, "thresholds.lua", thresholds_ok);
+    folder_put(&f, "effective_level.lua", text);
+    free(text);
+    free(path);
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    struct lh_assessment list[] = {
+        {1, "self", 1700000000, 5}, {2, "appraisal", 1790000000, 9}, {4, "self", 1799000000, 5}};
+    int level;
+    int64_t t5 = util_monotonic_us();
+    for (int i = 0; i < 10000; i++)
+        if (lh_effective_level(h, list, 3, &sample, 5, 1800000000, &level, &err))
+            fail_msg("lh_effective_level: %s", err);
+    int64_t t6 = util_monotonic_us();
+    lh_free(h);
+    folder_remove(&f);
+
+    printf("[ TIMING   ] lh_load of %s: %.2f ms; thresholds tabulated for 540 requirements: "
+           "%.2f ms; lh_match (3 courses, 2 gaps): %.1f us; lh_reminder: %.1f us; "
+           "lh_effective_level (example policy, 3 assessments): %.2f us a call\n",
+           rules_dir(), (double)(t1 - t0) / loads / 1000.0, (double)(t2 - t1) / 1000.0,
+           (double)(t3 - t2) / 1000.0, (double)(t4 - t3) / 1000.0, (double)(t6 - t5) / 10000.0);
+    json_decref(facts);
+    json_decref(e);
+    json_decref(g);
+    json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +1795,26 @@ int main(void)
         cmocka_unit_test(test_binary_chunks_refused),
         cmocka_unit_test(test_shared_libraries_read_only),
         cmocka_unit_test(test_globals_do_not_leak),
+        cmocka_unit_test(test_shipped_policies_listed),
+        cmocka_unit_test(test_shipped_examples_pass),
+        cmocka_unit_test(test_shipped_effective_level_example),
+        cmocka_unit_test(test_policy_shapes_checked_at_load),
+        cmocka_unit_test(test_effective_default_is_newest),
+        cmocka_unit_test(test_effective_gets_its_tables),
+        cmocka_unit_test(test_effective_wrong_answers),
+        cmocka_unit_test(test_match_shipped),
+        cmocka_unit_test(test_match_without_policy),
+        cmocka_unit_test(test_match_wrong_answers),
+        cmocka_unit_test(test_reminder_shipped),
+        cmocka_unit_test(test_reminder_wrong_answers),
+        cmocka_unit_test(test_report_shipped),
+        cmocka_unit_test(test_report_writer),
+        cmocka_unit_test(test_examples_fail_and_check_says_so),
+        cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_sandbox_inside_calls),
+        cmocka_unit_test(test_watchdog_and_memory_inside_calls),
+        cmocka_unit_test(test_lua_json),
+        cmocka_unit_test(test_timings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
