@@ -8,6 +8,7 @@
 #include "db.h"
 #include "domain.h"
 #include "gap.h"
+#include "rules.h"
 #include "util.h"
 
 #define QUESTION_NB "På en skala fra 0 til 4, i hvor stor grad er du i stand til å: "
@@ -189,8 +190,8 @@ int assess_record(struct app *a, int64_t employee_id, int64_t by, const json_t *
     }
     size_t i;
     json_array_foreach(items, i, v) {
-        gap_assess(a->gap, employee_id, json_integer_value(json_object_get(v, "requirement_id")),
-                   (int)json_integer_value(json_object_get(v, "level")), now);
+        rules_assessed(a, employee_id, json_integer_value(json_object_get(v, "requirement_id")),
+                       (int)json_integer_value(json_object_get(v, "level")), now);
     }
     *created = items;
     return 0;

@@ -13,6 +13,7 @@
 #include "demo.h"
 #include "lua_host.h"
 #include "rules.h"
+#include "rules_cli.h"
 #include "server.h"
 #include "util.h"
 
@@ -28,7 +29,8 @@ static const char usage_main[] =
     "  init         create a database with its first admin\n"
     "  serve        serve a database over HTTP\n"
     "  demo         create a database holding the demo organisation\n"
-    "  check-rules  check a rules folder and exit non-zero on a problem\n"
+    "  check-rules  check a rules folder, run its examples, exit non-zero on a problem\n"
+    "  rules-eval   call one policy with JSON arguments, as the server would\n"
     "\n"
     "`evne COMMAND --help` tells more.\n";
 
@@ -59,8 +61,9 @@ static const char usage_demo[] =
 static const char usage_check[] =
     "usage: evne check-rules [DIR]\n"
     "\n"
-    "Loads the rules in DIR (default: the rules folder serve would use) the way the server does\n"
-    "and reports the first problem with its file and line. Exit status 0 when they are usable.\n";
+    "Loads the rules in DIR (default: the rules folder serve would use) the way the server does,\n"
+    "runs the examples each policy declares (a line each: pass or FAIL and why) and reports the\n"
+    "first problem with its file and line. Exit status 0 when they are usable and all pass.\n";
 
 static int wants_help(int argc, char **argv)
 {
@@ -234,7 +237,7 @@ static int cmd_check_rules(int argc, char **argv)
     char *fallback = default_rules();
     const char *dir = argc == 2 ? argv[1] : fallback;
     char *err = NULL;
-    int rc = lh_check(dir, &err);
+    int rc = lh_check_verbose(dir, rules_print_example, NULL, &err);
     if (rc) {
         fprintf(stderr, "evne: %s\n", err);
         free(err);
@@ -398,7 +401,8 @@ int main(int argc, char **argv)
     } cmds[] = {{"init", usage_init, cmd_init},
                 {"serve", usage_serve, cmd_serve},
                 {"demo", usage_demo, cmd_demo},
-                {"check-rules", usage_check, cmd_check_rules}};
+                {"check-rules", usage_check, cmd_check_rules},
+                {"rules-eval", rules_eval_usage, rules_eval_main}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name))
             continue;

@@ -79,6 +79,124 @@ static int tabulate(struct app *a, struct lh *h, struct classes **out, size_t *n
     return 0;
 }
 
+/* The first failing example, as "rules/x.lua example 2: why". */
+struct first_failure {
+    char *msg;
+};
+
+static void on_example(void *ctx, const char *file, int index, int passed, const char *detail)
+{
+    struct first_failure *f = ctx;
+    if (!passed && !f->msg)
+        f->msg = xasprintf("%s example %d failed: %s", file, index, detail ? detail : "");
+}
+
+/* Loads and checks a rules folder the way every swap needs it: the policies load, every
+ * requirement is classified, and every example the policies declare passes. */
+static int build(struct app *a, struct lh **out, struct classes **c, size_t *n, char **err)
+{
+    struct lh *h;
+    if (lh_load(a->rules_dir, &h, err))
+        return -1;
+    struct first_failure f = {0};
+    if (lh_examples(h, on_example, &f) > 0) {
+        *err = f.msg ? f.msg : xstrdup("an example failed");
+        lh_free(h);
+        return -1;
+    }
+    if (tabulate(a, h, c, n, err)) {
+        lh_free(h);
+        return -1;
+    }
+    *out = h;
+    return 0;
+}
+
+/* --- the effective level ------------------------------------------------------------------- */
+
+/* gap_effective_fn over the running rules' effective_level.lua. */
+static int effective(void *ctx, int64_t e, int64_t r, const struct gap_assessment *history,
+                     size_t n, int *level)
+{
+    struct app *a = ctx;
+    struct lh_assessment stack[16], *list = n <= 16 ? stack : xmalloc(n * sizeof *list);
+    for (size_t i = 0; i < n; i++)
+        list[i] = (struct lh_assessment){.level = history[i].level, .source = history[i].source,
+                                         .recorded_at = history[i].recorded_at,
+                                         .recorded_by = history[i].recorded_by};
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.system_id, s.name, r.text FROM requirement r "
+                                      "JOIN system s ON s.id = r.system_id WHERE r.id = ?");
+    sqlite3_bind_int64(st, 1, r);
+    int rc = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        struct lh_requirement req = {.requirement_id = r,
+                                     .system_id = sqlite3_column_int64(st, 0),
+                                     .system = db_text(st, 1),
+                                     .requirement = db_text(st, 2)};
+        char *err = NULL;
+        rc = lh_effective_level(a->rules, list, n, &req, e, util_now(), level, &err);
+        if (rc) {
+            /* the newest counts for this pair; the log says why */
+            fprintf(stderr, "evne: rules: employee %lld requirement %lld: %s\n", (long long)e,
+                    (long long)r, err);
+            free(err);
+        }
+    }
+    sqlite3_reset(st);
+    if (list != stack)
+        free(list);
+    return rc;
+}
+
+/* After a swap: the gap index follows the effective-level policy that now runs, or goes back
+ * to "the newest counts" when the policy was removed. */
+static void apply_effective(struct app *a, int had_policy)
+{
+    if (lh_has_effective_level(a->rules))
+        gap_recompute_actuals(a->gap, a->db, effective, a);
+    else if (had_policy)
+        gap_recompute_actuals(a->gap, a->db, NULL, NULL);
+}
+
+void rules_assessed(struct app *a, int64_t employee_id, int64_t requirement_id, int level,
+                    int64_t recorded_at)
+{
+    if (!lh_has_effective_level(a->rules)) {
+        gap_assess(a->gap, employee_id, requirement_id, level, recorded_at);
+        return;
+    }
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT level, source, recorded_at, coalesce(recorded_by, 0) "
+                                      "FROM assessment WHERE employee_id = ? AND requirement_id = ? "
+                                      "ORDER BY recorded_at, id");
+    sqlite3_bind_int64(st, 1, employee_id);
+    sqlite3_bind_int64(st, 2, requirement_id);
+    size_t n = 0, cap = 8;
+    struct gap_assessment *h = xmalloc(cap * sizeof *h);
+    char **sources = xmalloc(cap * sizeof *sources);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap *= 2;
+            h = xrealloc(h, cap * sizeof *h);
+            sources = xrealloc(sources, cap * sizeof *sources);
+        }
+        sources[n] = xstrdup(db_text(st, 1) ? db_text(st, 1) : "");
+        h[n] = (struct gap_assessment){.level = sqlite3_column_int(st, 0), .source = sources[n],
+                                       .recorded_at = sqlite3_column_int64(st, 2),
+                                       .recorded_by = sqlite3_column_int64(st, 3)};
+        n++;
+    }
+    sqlite3_reset(st);
+    int decided = -1;
+    if (n && effective(a, employee_id, requirement_id, h, n, &decided) == 0)
+        gap_set_actual(a->gap, employee_id, requirement_id, decided, h[n - 1].recorded_at);
+    else
+        gap_assess(a->gap, employee_id, requirement_id, level, recorded_at);
+    for (size_t i = 0; i < n; i++)
+        free(sources[i]);
+    free(sources);
+    free(h);
+}
+
 static void note_attempt(struct rules_state *s, const char *why, const char *error)
 {
     s->attempt_at = util_now();
@@ -94,17 +212,14 @@ int rules_open(struct app *a, char **err)
     struct lh *h;
     struct classes *c;
     size_t n;
-    if (lh_load(a->rules_dir, &h, err))
+    if (build(a, &h, &c, &n, err))
         return -1;
-    if (tabulate(a, h, &c, &n, err)) {
-        lh_free(h);
-        return -1;
-    }
     for (size_t i = 0; i < n; i++)
         gap_set_classes(a->gap, c[i].requirement_id, c[i].cls);
     free(c);
     a->rules = h;
     a->rules_broken = 0;
+    apply_effective(a, 0);
     struct rules_state *s = state_of(a);
     s->loaded_at = util_now();
     note_attempt(s, "start", NULL);
@@ -118,19 +233,17 @@ int rules_reload(struct app *a, const char *why, char **err)
     struct lh *h;
     struct classes *c = NULL;
     size_t n = 0;
-    if (lh_load(a->rules_dir, &h, err))
+    if (build(a, &h, &c, &n, err))
         goto failed;
-    if (tabulate(a, h, &c, &n, err)) {
-        lh_free(h);
-        goto failed;
-    }
     /* All good: swap. */
+    int had_policy = lh_has_effective_level(a->rules);
     lh_free(a->rules);
     a->rules = h;
     a->rules_broken = 0;
     for (size_t i = 0; i < n; i++)
         gap_set_classes(a->gap, c[i].requirement_id, c[i].cls);
     free(c);
+    apply_effective(a, had_policy);
     s->loaded_at = util_now();
     s->reloads++;
     note_attempt(s, why, NULL);
@@ -381,6 +494,7 @@ int rules_preview(struct app *a, const char *file, const char *source, json_t **
     int rc = lh_load(dir, &h, err);
     if (!rc)
         rc = tabulate(a, h, &c, &n, err);
+    /* (examples are the adviser's own checks; a preview shows what would happen regardless) */
     if (!rc) {
         json_t *before = count_classes(a, a->rules, NULL, 0);
         json_t *after = count_classes(a, h, c, n);

@@ -1,9 +1,10 @@
 /* rules: the running policies and their life: the first load, reloads (on an admin's request
  * and when a file in the rules folder changes), the swap, and what admins see of it.
  *
- * A reload builds a complete new Lua state beside the running one (lh_load), classifies every
- * requirement with it, and only when all of that succeeded swaps it in and hands the new classes
- * to the gap index; on any error the running rules stay and the error is kept for the admin page
+ * A reload builds a complete new Lua state beside the running one (lh_load), runs the examples
+ * the policies declare, classifies every requirement with it, and only when all of that
+ * succeeded swaps it in, hands the new classes to the gap index and, when an effective-level
+ * policy comes or goes, recomputes the actual levels; on any error the running rules stay and the error is kept for the admin page
  * and GET /api/v1/admin/rules. Nothing else holds the state across a callback (calls into Lua are
  * synchronous on the loop), so the old state is closed at the swap. Loop thread only.
  */
@@ -24,6 +25,11 @@ void rules_watch(struct app *a);
 /* Stops watching; on_closed runs when the handles are closed. */
 void rules_unwatch(struct app *a, void (*on_closed)(void *arg), void *arg);
 void rules_close(struct app *a);
+
+/* Puts a committed assessment into the gap index: "the newest counts" natively, or through the
+ * running effective-level policy over the pair's whole history. */
+void rules_assessed(struct app *a, int64_t employee_id, int64_t requirement_id, int level,
+                    int64_t recorded_at);
 
 /* {dir, loaded_at, reloads, last_attempt:{at, ok, reason, error?}} ; owned. */
 json_t *rules_status(struct app *a);

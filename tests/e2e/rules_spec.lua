@@ -124,6 +124,53 @@ describe("rules", function()
     assert.matches("thresholds.lua:%d+:", body.error.message)
   end)
 
+  it("follows an effective-level policy when one is added, and the newest again without it", function()
+    local dept = srv:department("Vurderingsavdelingen")
+    local sys = srv:system("Vurderingssystem")
+    local req = srv:requirement(sys, "Vurdere")
+    local prof = srv:profile("Vurderingsprofil", sys, { [tostring(req)] = 4 })
+    local login = H.unique("vurdert")
+    local id = srv:employee({ department_id = dept, login = login, password = "passord-123" })
+    srv:assign(id, { prof })
+    local own = srv:login(login, "passord-123")
+    local function actual()
+      return srv:expect(200, "GET", "/employees/" .. id .. "/gaps").items[1].actual
+    end
+    srv:assess(id, "appraisal", { [tostring(req)] = 3 })
+    sleep(1.1)   -- a later second, so the self-assessment is the newest
+    srv:assess(id, "self", { [tostring(req)] = 1 }, own)
+    assert.equal(1, actual())                      -- the newest counts
+    local policy = read_file((os.getenv("EVNE_RULES") or "rules") .. "/examples/effective_level.lua")
+    write_file(dir .. "/effective_level.lua", policy)
+    assert.equal(200, (srv:api("POST", "/admin/rules/reload")))
+    assert.equal(3, actual())                      -- the recent appraisal outranks the self
+    srv:assess(id, "self", { [tostring(req)] = 2 }, own)
+    assert.equal(3, actual())                      -- and goes on doing so for new writes
+    assert.is_true(os.remove(dir .. "/effective_level.lua"))
+    assert.equal(200, (srv:api("POST", "/admin/rules/reload")))
+    assert.equal(2, actual())                      -- without the policy: the newest again
+  end)
+
+  it("refuses rules whose own examples fail, keeping the running ones", function()
+    -- the adviser's own example says a gap of 2 is "ok"; the rule says otherwise
+    write_file(dir .. "/thresholds.lua", [[
+return {
+  classes = { "ok", "serious" },
+  classify = function(required, actual)
+    if required - actual >= 1 then return "serious" end
+    return "ok"
+  end,
+  examples = { { required = 3, actual = 1, expect = "ok" } },
+}
+]])
+    local status, body = srv:api("POST", "/admin/rules/reload")
+    assert.equal(422, status)
+    assert.matches("example 1 failed", body.error.message)
+    assert.equal("major", class_now())
+    write_file(dir .. "/thresholds.lua", SHIPPED)
+    assert.equal(200, (srv:api("POST", "/admin/rules/reload")))
+  end)
+
   it("is for admins only", function()
     local dept = srv:department("Andre")
     local login = H.unique("vanlig")
