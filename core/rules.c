@@ -266,9 +266,15 @@ json_t *rules_status(struct app *a)
                                 s->attempt_reason ? s->attempt_reason : "");
     if (s->attempt_error)
         json_object_set_new(attempt, "error", json_string(s->attempt_error));
-    return json_pack("{s:s, s:s, s:I, s:b, s:o}", "dir", a->rules_dir, "loaded_at", loaded,
+    json_t *policies = json_array();
+    struct lh_policy p[64];
+    int np = a->rules ? lh_policies(a->rules, p, 64) : 0;
+    for (int i = 0; i < np && i < 64; i++)
+        json_array_append_new(policies, json_pack("{s:s, s:s, s:s}", "file", p[i].file, "name",
+                                                  p[i].name, "sha256", p[i].sha256));
+    return json_pack("{s:s, s:s, s:I, s:b, s:o, s:o}", "dir", a->rules_dir, "loaded_at", loaded,
                      "reloads", (json_int_t)s->reloads, "watching", s->watch != NULL,
-                     "last_attempt", attempt);
+                     "policies", policies, "last_attempt", attempt);
 }
 
 /* --- watching the folder ------------------------------------------------------------------ */

@@ -31,7 +31,8 @@ void rules_close(struct app *a);
 void rules_assessed(struct app *a, int64_t employee_id, int64_t requirement_id, int level,
                     int64_t recorded_at);
 
-/* {dir, loaded_at, reloads, last_attempt:{at, ok, reason, error?}} ; owned. */
+/* {dir, loaded_at, reloads, watching, policies:[{file, name, sha256}],
+ *  last_attempt:{at, ok, reason, error?}}; owned. */
 json_t *rules_status(struct app *a);
 
 /* Runs a candidate version of one policy file against the live data without swapping:

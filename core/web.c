@@ -255,6 +255,7 @@ static json_t *nav_for(const struct api_req *r)
     if (api_is(r, ROLE_ADMIN)) {
         json_array_append_new(nav, nav_item("/admin/users", "nav.users", path));
         json_array_append_new(nav, nav_item("/admin/departments", "nav.departments", path));
+        json_array_append_new(nav, nav_item("/admin/rules", "nav.rules", path));
     }
     return nav;
 }
@@ -530,6 +531,7 @@ static const struct {
     {page_adviser_routes, &page_adviser_nroutes},
     {page_admin_routes, &page_admin_nroutes},
     {page_reports_routes, &page_reports_nroutes},
+    {page_rules_routes, &page_rules_nroutes},
 };
 
 void web_dispatch(struct app *a, struct http_request *req)

@@ -47,7 +47,7 @@ void page_error(struct api_req *r, int status, const char *message_key);
 
 /* Each page module has its routes: page_me.c (employee) below, and tables from page_team.c
  * (manager), page_adviser.c (systems, requirements, the profile matrix), page_reports.c (gap
- * reports, people search) and page_admin.c (users, departments). */
+ * reports, people search), page_admin.c (users, departments) and page_rules.c (the rules). */
 extern const struct route page_team_routes[];
 extern const size_t page_team_nroutes;
 extern const struct route page_adviser_routes[];
@@ -56,6 +56,8 @@ extern const struct route page_admin_routes[];
 extern const size_t page_admin_nroutes;
 extern const struct route page_reports_routes[];
 extern const size_t page_reports_nroutes;
+extern const struct route page_rules_routes[];
+extern const size_t page_rules_nroutes;
 
 void page_home(struct api_req *r);
 void page_me(struct api_req *r);

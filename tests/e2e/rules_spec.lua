@@ -2,6 +2,7 @@
 -- keeping the running rules, the admin API (status, reload, preview), and reloads under load
 -- without a failed request.
 local H = require("harness")
+local P = require("pagekit")
 
 local function write_file(path, text)
   -- an editor's save: write a temporary file, then rename it over the old one
@@ -171,6 +172,32 @@ return {
     assert.equal(200, (srv:api("POST", "/admin/rules/reload")))
   end)
 
+  it("has an admin page: what runs, a reload button and a preview", function()
+    write_file(dir .. "/thresholds.lua", SHIPPED)
+    local cookie = P.login(srv, srv.admin_login, srv.admin_password)
+    local status, html = P.page(srv, cookie, "GET", "/admin/rules")
+    assert.equal(200, status)
+    local f = assert(io.popen("sha256sum " .. dir .. "/thresholds.lua"))
+    local sum = f:read("*l"):match("^(%x+)")
+    f:close()
+    assert.matches("<td>thresholds.lua</td><td><code>" .. sum .. "</code></td>", html, 1, true)
+    assert.matches("<td>matching.lua</td>", html, 1, true)
+    local csrf = P.csrf_of(html)
+    assert.equal(403, (P.page(srv, cookie, "POST", "/admin/rules/reload", {})))
+    local s2, _, headers = P.page(srv, cookie, "POST", "/admin/rules/reload", { { "csrf", csrf } })
+    assert.equal(303, s2)
+    assert.equal("/admin/rules?done=reloaded", headers["location"])
+    local s3, shown = P.page(srv, cookie, "POST", "/admin/rules/preview",
+      { { "csrf", csrf }, { "source", STRICT } })
+    assert.equal(200, s3)
+    assert.matches('<tr><td>serious</td><td class="num">0</td><td class="num">%d+</td></tr>', shown)
+    local s4, refused = P.page(srv, cookie, "POST", "/admin/rules/preview",
+      { { "csrf", csrf }, { "source", BROKEN } })
+    assert.equal(422, s4)
+    assert.matches("thresholds.lua:%d+:", refused)
+    assert.equal("major", class_now())
+  end)
+
   it("is for admins only", function()
     local dept = srv:department("Andre")
     local login = H.unique("vanlig")
@@ -179,6 +206,8 @@ return {
     assert.is_number(id)
     local token = srv:login(login, "passord-123")
     assert.equal(403, (srv:api("GET", "/admin/rules", nil, token)))
+    local cookie = P.login(srv, login, "passord-123")
+    assert.equal(403, (P.page(srv, cookie, "GET", "/admin/rules")))
     assert.equal(403, (srv:api("POST", "/admin/rules/reload", nil, token)))
   end)
 
