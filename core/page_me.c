@@ -17,9 +17,7 @@
 #include "util.h"
 #include "web.h"
 
-/* The employee's demanded requirements grouped by system, each system with its totals: the
- * shape both "Min side" and the self-assessment show. Owned. */
-static json_t *systems_of(struct app *a, int64_t employee_id)
+json_t *page_employee_systems(struct app *a, int64_t employee_id)
 {
     json_t *systems = json_array();
     struct gap_cell *cells;
@@ -93,7 +91,7 @@ void page_me(struct api_req *r)
     json_t *assigned = assess_assignments_json(r->app, me);
     json_t *data = json_pack(
         "{s:s, s:O, s:o, s:{s:I, s:I, s:I, s:I, s:f}}", "title", "me.title", "profiles",
-        json_object_get(assigned, "items"), "systems", systems_of(r->app, me), "summary",
+        json_object_get(assigned, "items"), "systems", page_employee_systems(r->app, me), "summary",
         "demanded", (json_int_t)summary.demanded, "open_gaps", (json_int_t)summary.open_gaps,
         "unassessed", (json_int_t)summary.unassessed, "gap_sum", (json_int_t)summary.gap_sum,
         "coverage", summary.coverage);
@@ -110,7 +108,7 @@ void page_me(struct api_req *r)
  * what the person chose, kept when the form comes back with an error. */
 static void assessment_form(struct api_req *r, int status, json_t *errors, const struct form *typed)
 {
-    json_t *systems = systems_of(r->app, r->who.employee_id);
+    json_t *systems = page_employee_systems(r->app, r->who.employee_id);
     size_t i, k;
     json_t *sys, *req;
     json_array_foreach(systems, i, sys) {

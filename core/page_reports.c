@@ -782,63 +782,8 @@ static void page_report_employee(struct api_req *r)
     }
     json_t *employee = org_employee_json(r->app, r->id);
     json_t *department = org_department_json(r->app, dept);
-    /* texts, system names and the source of each level */
-    json_t *questions = assess_questions(r->app, r->id), *byreq = json_object(), *qu;
-    size_t i;
-    json_array_foreach(questions, i, qu) {
-        char key[24];
-        snprintf(key, sizeof key, "%lld",
-                 (long long)json_integer_value(json_object_get(qu, "requirement_id")));
-        json_object_set(byreq, key, qu);
-    }
-    json_t *systems = json_array(), *sys = NULL, *reqs = NULL;
-    int64_t sys_id = -1, demanded = 0, open = 0, sum = 0;
-    for (size_t k = 0; k <= n; k++) {
-        if (sys && (k == n || cells[k].system_id != sys_id)) {
-            json_object_set_new(sys, "demanded", json_integer(demanded));
-            json_object_set_new(sys, "open_gaps", json_integer(open));
-            json_object_set_new(sys, "gap_sum", json_integer(sum));
-            json_object_set_new(sys, "coverage",
-                                json_real(demanded ? 1.0 - (double)open / (double)demanded : 1.0));
-            json_array_append_new(systems, sys);
-            sys = NULL;
-        }
-        if (k == n)
-            break;
-        const struct gap_cell *c = &cells[k];
-        char key[24];
-        snprintf(key, sizeof key, "%lld", (long long)c->requirement_id);
-        json_t *question = json_object_get(byreq, key);
-        if (!question)
-            continue;
-        if (!sys) {
-            sys_id = c->system_id;
-            reqs = json_array();
-            sys = json_pack("{s:I, s:O, s:o}", "id", (json_int_t)sys_id, "name",
-                            json_object_get(question, "system_name"), "requirements", reqs);
-            demanded = open = sum = 0;
-        }
-        char at[21] = "";
-        if (!c->unassessed)
-            util_iso8601(c->assessed_at, at);
-        const char *cls = r->app->rules ? lh_class_name(r->app->rules, c->class_id) : NULL;
-        json_t *source = json_object_get(question, "source");
-        json_array_append_new(
-            reqs, json_pack("{s:I, s:O, s:i, s:i, s:i, s:b, s:o, s:o, s:o}", "id",
-                            (json_int_t)c->requirement_id, "text", json_object_get(question, "text"),
-                            "required", c->required, "actual", c->actual, "gap", c->gap,
-                            "unassessed", c->unassessed, "class",
-                            cls ? json_string(cls) : json_false(), "assessed_at",
-                            c->unassessed ? json_false() : json_string(at), "source",
-                            json_is_string(source) && !c->unassessed ? json_incref(source)
-                                                                     : json_false()));
-        demanded++;
-        open += c->gap > 0;
-        sum += c->gap;
-    }
     free(cells);
-    json_decref(byreq);
-    json_decref(questions);
+    json_t *systems = page_employee_systems(r->app, r->id);
     struct report back = {.dim = GAP_BY_EMPLOYEE, .sort = SORT_GAP_SUM, .desc = 1,
                           .department_id = dept};
     char *back_href = report_href("/reports", &back, 0);

@@ -813,68 +813,6 @@ static json_t *person_json(struct app *a, int64_t id)
     return out;
 }
 
-/* The employee's demanded requirements grouped by system, each system with its totals, as on
- * Min side: [{id, name, demanded, open_gaps, gap_sum, unassessed, coverage, requirements:
- * [{id, text, required, actual, gap, unassessed, class, assessed_at, source}]}]. Owned. */
-static json_t *requirements_of(struct app *a, int64_t id)
-{
-    json_t *systems = json_array(), *questions = assess_questions(a, id);
-    struct gap_cell *cells;
-    size_t n;
-    if (gap_employee(a->gap, id, &cells, &n, NULL)) {
-        json_decref(questions);
-        return systems;
-    }
-    json_t *sys = NULL;
-    int64_t demanded = 0, open = 0, sum = 0, unassessed = 0;
-    size_t nq = json_array_size(questions);
-    for (size_t i = 0; i <= n; i++) {
-        if (sys && (i == n || cells[i].system_id !=
-                                  json_integer_value(json_object_get(sys, "id")))) {
-            json_object_set_new(sys, "demanded", json_integer(demanded));
-            json_object_set_new(sys, "open_gaps", json_integer(open));
-            json_object_set_new(sys, "gap_sum", json_integer(sum));
-            json_object_set_new(sys, "unassessed", json_integer(unassessed));
-            json_object_set_new(sys, "coverage",
-                                json_real(demanded ? 1.0 - (double)open / (double)demanded : 1.0));
-            json_array_append_new(systems, sys);
-            sys = NULL;
-        }
-        if (i == n)
-            break;
-        const struct gap_cell *c = &cells[i];
-        json_t *q = NULL;
-        for (size_t k = 0; k < nq && !q; k++) {
-            json_t *x = json_array_get(questions, (i + k) % nq);   /* usually the same index */
-            if (json_integer_value(json_object_get(x, "requirement_id")) == c->requirement_id)
-                q = x;
-        }
-        if (!q)
-            continue;
-        if (!sys) {
-            sys = json_pack("{s:I, s:O, s:[]}", "id", (json_int_t)c->system_id, "name",
-                            json_object_get(q, "system_name"), "requirements");
-            demanded = open = sum = unassessed = 0;
-        }
-        const char *cls = a->rules ? lh_class_name(a->rules, c->class_id) : NULL;
-        json_t *source = json_object_get(q, "source");
-        json_array_append_new(
-            json_object_get(sys, "requirements"),
-            json_pack("{s:I, s:O, s:i, s:i, s:i, s:b, s:o, s:O, s:O}", "id",
-                      (json_int_t)c->requirement_id, "text", json_object_get(q, "text"),
-                      "required", c->required, "actual", c->actual, "gap", c->gap, "unassessed",
-                      c->unassessed, "class", cls ? json_string(cls) : json_false(),
-                      "assessed_at", json_object_get(q, "assessed_at"), "source", source));
-        demanded++;
-        open += c->gap > 0;
-        sum += c->gap;
-        unassessed += c->unassessed;
-    }
-    free(cells);
-    json_decref(questions);
-    return systems;
-}
-
 static void page_team_employee(struct api_req *r)
 {
     if (check_employee(r, 0))
@@ -897,7 +835,7 @@ static void page_team_employee(struct api_req *r)
     json_decref(held);
     json_t *data = json_pack(
         "{s:s, s:o, s:o, s:o, s:b, s:{s:I, s:I, s:I, s:I, s:f}}", "title", "team.employee_title",
-        "employee", person, "profiles", profiles, "systems", requirements_of(r->app, r->id),
+        "employee", person, "profiles", profiles, "systems", page_employee_systems(r->app, r->id),
         "can_appraise", r->id != r->who.employee_id, "summary", "demanded",
         (json_int_t)summary.demanded, "open_gaps", (json_int_t)summary.open_gaps, "unassessed",
         (json_int_t)summary.unassessed, "gap_sum", (json_int_t)summary.gap_sum, "coverage",

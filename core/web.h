@@ -45,6 +45,12 @@ void page_redirect_with(struct api_req *r, const char *location, const char *mor
 /* An error page: status and a message key from the locales; frees r. */
 void page_error(struct api_req *r, int status, const char *message_key);
 
+/* One employee's demanded requirements grouped by system, each system with its totals
+ * (demanded, open_gaps, gap_sum, unassessed, coverage) and each requirement with its text,
+ * required, actual, gap, unassessed, class, assessed_at and source: what Min side, the
+ * self-assessment, a manager's and an adviser's view of an employee show. Owned. */
+json_t *page_employee_systems(struct app *a, int64_t employee_id);
+
 /* Each page module has its routes: page_me.c (employee) below, and tables from page_team.c
  * (manager), page_adviser.c (systems, requirements, the profile matrix), page_reports.c (gap
  * reports, people search), page_admin.c (users, departments) and page_rules.c (the rules). */

@@ -30,13 +30,6 @@ return {
   ["me.no_profiles"] = "Your manager has not chosen any competence profiles for you yet.",
   ["me.gaps"] = "My competence gaps",
   ["me.no_gaps"] = "No requirements to show.",
-  ["me.coverage"] = "Coverage %s, %d gaps, gap sum %d",
-  ["me.table_caption"] = "Requirements of %s",
-  ["me.col_requirement"] = "Requirement",
-  ["me.col_required"] = "Required",
-  ["me.col_actual"] = "Your level",
-  ["me.col_gap"] = "Gap",
-  ["me.unassessed"] = "not assessed",
 
   ["assessment.title"] = "Self-assessment",
   ["assessment.heading"] = "Self-assessment",

@@ -64,12 +64,9 @@ return {
   ["reports.employee_summary_text"] = "%d open gaps of %d requirements, %d not assessed, gap sum %d, coverage %s.",
   ["reports.employee_gaps"] = "Requirements per system",
   ["reports.employee_nothing"] = "This employee's competence profiles set no requirements.",
-  ["reports.employee_coverage"] = "Coverage %s, %d gaps, gap sum %d",
-  ["reports.employee_caption"] = "Requirements of %s",
   ["reports.col.required"] = "Required",
   ["reports.col.actual"] = "Level now",
   ["reports.col.gap"] = "Gap",
-  ["reports.col.assessed"] = "Assessed",
   ["reports.unassessed"] = "not assessed",
 
   ["search.title"] = "Find competence",

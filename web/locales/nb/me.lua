@@ -30,13 +30,6 @@ return {
   ["me.no_profiles"] = "Lederen din har ikke valgt noen kompetanseprofiler for deg ennå.",
   ["me.gaps"] = "Mine kompetansegap",
   ["me.no_gaps"] = "Ingen krav å vise.",
-  ["me.coverage"] = "Dekning %s, %d gap, gapsum %d",
-  ["me.table_caption"] = "Krav i %s",
-  ["me.col_requirement"] = "Krav",
-  ["me.col_required"] = "Kreves",
-  ["me.col_actual"] = "Ditt nivå",
-  ["me.col_gap"] = "Gap",
-  ["me.unassessed"] = "ikke vurdert",
 
   ["assessment.title"] = "Egenvurdering",
   ["assessment.heading"] = "Egenvurdering",

@@ -64,12 +64,9 @@ return {
   ["reports.employee_summary_text"] = "%d åpne gap av %d krav, %d ikke vurdert, gapsum %d, dekning %s.",
   ["reports.employee_gaps"] = "Krav per system",
   ["reports.employee_nothing"] = "Kompetanseprofilene til denne ansatte stiller ingen krav.",
-  ["reports.employee_coverage"] = "Dekning %s, %d gap, gapsum %d",
-  ["reports.employee_caption"] = "Krav i %s",
   ["reports.col.required"] = "Kreves",
   ["reports.col.actual"] = "Nivå nå",
   ["reports.col.gap"] = "Gap",
-  ["reports.col.assessed"] = "Vurdert",
   ["reports.unassessed"] = "ikke vurdert",
 
   ["search.title"] = "Finn kompetanse",
