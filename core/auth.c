@@ -31,6 +31,16 @@ int auth_password_verify(const char *hash, const char *password)
            crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
 }
 
+int auth_login_check(const char *hash, const char *password)
+{
+    if (hash)
+        return auth_password_verify(hash, password);
+    char *h = NULL;
+    if (auth_password_hash(password, &h) == 0)
+        free(h);
+    return 0;
+}
+
 static void token_hash(const char *hex, unsigned char out[32])
 {
     crypto_generichash(out, 32, (const unsigned char *)hex, strlen(hex), NULL, 0);

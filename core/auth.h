@@ -33,6 +33,9 @@ void auth_principal_free(struct principal *p);
 int auth_password_hash(const char *password, char **out);
 /* 1 if password matches hash, else 0. */
 int auth_password_verify(const char *hash, const char *password);
+/* A login's password check, to run off the loop: 1 when password matches hash. Without a hash
+ * (an unknown login) it spends the same time hashing, so that timing does not tell who exists. */
+int auth_login_check(const char *hash, const char *password);
 
 /* Creates a token for employee_id; hex gets AUTH_TOKEN_HEX chars + NUL. 0 or -1 (db error). */
 int auth_token_create(struct db *db, int64_t employee_id, char hex[AUTH_TOKEN_HEX + 1]);

@@ -36,49 +36,10 @@ static int64_t form_id(const struct form *f, const char *key)
     return util_parse_i64(s, &id) == 0 && id > 0 ? id : -1;
 }
 
-/* s with every byte that is not part of valid UTF-8 replaced by U+FFFD, owned: what a request
- * sent is shown again, and JSON takes nothing else. */
-static char *utf8_clean(const char *s)
-{
-    struct buf b = {0};
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                             : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        uint32_t c = n == 1 ? *p : n == 2 ? *p & 0x1fu : n == 3 ? *p & 0x0fu : *p & 0x07u;
-        for (size_t i = 1; n && i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80) {
-                n = 0;
-                break;
-            }
-            c = c << 6 | (p[i] & 0x3fu);
-        }
-        int ok = n == 1 || (n == 2 && c >= 0x80) ||
-                 (n == 3 && c >= 0x800 && (c < 0xd800 || c > 0xdfff)) ||
-                 (n == 4 && c >= 0x10000 && c <= 0x10ffff);   /* no overlong forms, no surrogates */
-        if (ok) {
-            buf_append(&b, p, n);
-            p += n;
-        } else {
-            buf_puts(&b, "\xef\xbf\xbd");
-            p++;
-        }
-    }
-    return buf_steal(&b);
-}
-
-static int utf8_valid(const char *s)
-{
-    char *c = utf8_clean(s);
-    int same = !strcmp(c, s);
-    free(c);
-    return same;
-}
-
-/* A JSON string of text a request sent, cleaned when it is not UTF-8. */
+/* A JSON string of text a request sent (a query need not be UTF-8; a form is, see web.c). */
 static json_t *jtext(const char *s)
 {
-    char *c = utf8_clean(s ? s : "");
+    char *c = util_utf8_clean(xstrdup(s ? s : ""));
     json_t *j = json_string(c);
     free(c);
     return j;
@@ -101,14 +62,11 @@ static char *form_trimmed(const struct form *f, const char *key)
     return out;
 }
 
-/* body[key] = the form's trimmed text; text that is not UTF-8 is refused next to its field. */
-static void set_trimmed(json_t *body, json_t *errors, const struct form *f, const char *key)
+/* body[key] = the form's trimmed text (web.c let only UTF-8 through). */
+static void set_trimmed(json_t *body, const struct form *f, const char *key)
 {
     char *v = form_trimmed(f, key);
-    if (utf8_valid(v))
-        json_object_set_new(body, key, json_string(v));
-    else
-        json_object_set_new(errors, key, json_string("admin.err.encoding"));
+    json_object_set_new(body, key, json_string(v));
     free(v);
 }
 
@@ -139,7 +97,7 @@ static char *query_text(struct api_req *r, const char *name)
             n--;
         q[n] = '\0';
     }
-    char *clean = utf8_clean(q);
+    char *clean = util_utf8_clean(xstrdup(q));
     free(q);
     return clean;
 }
@@ -580,9 +538,9 @@ static void user_write(void *arg, int status)
 static json_t *user_body(struct api_req *r, json_t *errors)
 {
     json_t *body = json_object();
-    set_trimmed(body, errors, r->form, "employee_number");
-    set_trimmed(body, errors, r->form, "name");
-    set_trimmed(body, errors, r->form, "email");
+    set_trimmed(body, r->form, "employee_number");
+    set_trimmed(body, r->form, "name");
+    set_trimmed(body, r->form, "email");
     int64_t dept = form_id(r->form, "department_id");
     if (dept <= 0)
         json_object_set_new(errors, "department_id", json_string("admin.err.department"));
@@ -613,9 +571,7 @@ static json_t *user_body(struct api_req *r, json_t *errors)
     json_object_set_new(body, "roles", roles);
 
     char *login = form_trimmed(r->form, "login");
-    if (!utf8_valid(login))
-        json_object_set_new(errors, "login", json_string("admin.err.encoding"));
-    else if (*login)
+    if (*login)
         json_object_set_new(body, "login", json_string(login));
     else if (r->id)
         json_object_set_new(body, "login", json_null());   /* an emptied login is taken away */
@@ -818,7 +774,7 @@ static void dept_get(struct api_req *r) { dept_page(r, 200, NULL, NULL, NULL); }
 static json_t *dept_body(struct api_req *r, json_t *errors)
 {
     json_t *body = json_object();
-    set_trimmed(body, errors, r->form, "name");
+    set_trimmed(body, r->form, "name");
     /* an empty choice is "none"; a field the request left out stays as it is */
     static const char *const fields[][2] = {{"parent_id", "admin.err.parent"},
                                             {"manager_id", "admin.err.manager"}};

@@ -54,13 +54,6 @@ static int blank(const char *s)
     return 1;
 }
 
-static int utf8_ok(const char *s)
-{
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
-
 /* What someone typed, as a JSON string for the page: invalid UTF-8 bytes become '?', and at
  * most max bytes (0: all) are kept, cut at a character boundary. Owned. */
 static json_t *typed_json(const char *s, size_t max)
@@ -203,10 +196,6 @@ static void system_create(struct api_req *r)
     json_t *errors = json_object();
     if (blank(name))
         json_object_set_new(errors, "name", json_string("adviser.error.name_missing"));
-    else if (!utf8_ok(name))
-        json_object_set_new(errors, "name", json_string("adviser.error.encoding"));
-    if (description && !utf8_ok(description))
-        json_object_set_new(errors, "description", json_string("adviser.error.encoding"));
     if (!json_object_size(errors)) {
         json_t *body = json_pack("{s:s, s:s}", "name", name, "description",
                                  description ? description : "");
@@ -298,10 +287,6 @@ static void system_save(struct api_req *r)
         json_object_set_new(typed, "description", typed_json(description, 0));
     if (blank(name))
         json_object_set_new(errors, "name", json_string("adviser.error.name_missing"));
-    else if (!utf8_ok(name))
-        json_object_set_new(errors, "name", json_string("adviser.error.encoding"));
-    if (description && !utf8_ok(description))
-        json_object_set_new(errors, "description", json_string("adviser.error.encoding"));
     if (!json_object_size(errors)) {
         json_t *body = json_pack("{s:s}", "name", name);
         if (description)
@@ -368,8 +353,6 @@ static void requirement_create(struct api_req *r)
         json_object_set_new(errors, "general", json_string("adviser.error.system_archived"));
     else if (blank(text))
         json_object_set_new(errors, "new_text", json_string("adviser.error.text_missing"));
-    else if (!utf8_ok(text))
-        json_object_set_new(errors, "new_text", json_string("adviser.error.encoding"));
     if (!json_object_size(errors)) {
         json_t *body = json_pack("{s:s}", "text", text);
         struct derr e;
@@ -412,8 +395,6 @@ static void requirement_save(struct api_req *r)
     json_object_set_new(typed, field, typed_json(text, 0));
     if (blank(text))
         json_object_set_new(errors, where, json_string("adviser.error.text_missing"));
-    else if (!utf8_ok(text))
-        json_object_set_new(errors, where, json_string("adviser.error.encoding"));
     if (!json_object_size(errors)) {
         json_t *body = json_pack("{s:s}", "text", text);
         struct derr e;
@@ -757,8 +738,6 @@ static void profile_create(struct api_req *r)
     json_t *errors = json_object();
     if (blank(name))
         json_object_set_new(errors, "profile_name", json_string("adviser.error.name_missing"));
-    else if (!utf8_ok(name))
-        json_object_set_new(errors, "profile_name", json_string("adviser.error.encoding"));
     if (!json_object_size(errors)) {
         json_t *body = json_pack("{s:s, s:I}", "name", name, "system_id", (json_int_t)r->id);
         struct derr e;

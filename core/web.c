@@ -386,13 +386,7 @@ static void login_verify(void *arg)
 {
     struct api_req *r = arg;
     struct login_work *w = r->work;
-    if (w->hash) {
-        w->ok = auth_password_verify(w->hash, w->password);
-    } else {
-        char *h = NULL;   /* the same time for an unknown login */
-        if (auth_password_hash(w->password, &h) == 0)
-            free(h);
-    }
+    w->ok = auth_login_check(w->hash, w->password);
 }
 
 static void login_work_free(struct login_work *w)

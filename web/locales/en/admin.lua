@@ -62,7 +62,6 @@ return {
   ["admin.err.password"] = "The password needs at least 8 and at most 200 characters.",
   ["admin.err.own_admin"] = "You cannot take the admin role away from yourself.",
   ["admin.err.own_archive"] = "You cannot archive yourself.",
-  ["admin.err.encoding"] = "The text holds characters that cannot be read. Type it again.",
   ["admin.err.dept_name"] = "Enter a name for the department (at most 200 characters).",
   ["admin.err.parent"] = "Choose a parent department from the list.",
   ["admin.err.cycle"] = "A department cannot be moved under itself or one of its own sub-departments. Choose another parent.",

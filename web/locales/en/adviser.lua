@@ -79,7 +79,6 @@ return {
   ["adviser.error.description_invalid"] = "The description is too long (at most 2000 bytes).",
   ["adviser.error.text_missing"] = "Enter the requirement's text.",
   ["adviser.error.text_invalid"] = "The text is too long (at most 2000 bytes).",
-  ["adviser.error.encoding"] = "The text has characters that cannot be stored. Please type it again.",
   ["adviser.error.bad_request"] = "The form was not valid. Nothing was changed.",
   ["adviser.error.system_archived"] = "The system is archived. Restore it before adding requirements or profiles.",
 

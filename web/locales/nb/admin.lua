@@ -62,7 +62,6 @@ return {
   ["admin.err.password"] = "Passordet må ha minst 8 og høyst 200 tegn.",
   ["admin.err.own_admin"] = "Du kan ikke ta fra deg selv administratorrollen.",
   ["admin.err.own_archive"] = "Du kan ikke arkivere deg selv.",
-  ["admin.err.encoding"] = "Teksten inneholder tegn som ikke kan leses. Skriv den på nytt.",
   ["admin.err.dept_name"] = "Skriv inn et navn på avdelingen (høyst 200 tegn).",
   ["admin.err.parent"] = "Velg en overordnet avdeling fra listen.",
   ["admin.err.cycle"] = "En avdeling kan ikke flyttes inn under seg selv eller en av sine egne underavdelinger. Velg en annen overordnet avdeling.",

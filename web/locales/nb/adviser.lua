@@ -79,7 +79,6 @@ return {
   ["adviser.error.description_invalid"] = "Beskrivelsen er for lang (høyst 2000 byte).",
   ["adviser.error.text_missing"] = "Skriv kravets tekst.",
   ["adviser.error.text_invalid"] = "Teksten er for lang (høyst 2000 byte).",
-  ["adviser.error.encoding"] = "Teksten har tegn som ikke kan lagres. Skriv den på nytt.",
   ["adviser.error.bad_request"] = "Skjemaet var ugyldig. Ingenting er endret.",
   ["adviser.error.system_archived"] = "Systemet er arkivert. Gjenopprett det før du legger til krav eller profiler.",
 
