@@ -62,8 +62,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(LLHTTP_OBJ) $(wildcard tests/unit
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do EVNE_RULES=rules $$t; done
 
-lua:
-	busted --lpath='./rules/?.lua;./lua/?.lua' tests/lua
+lua: $(BUILD)/evne
+	EVNE_BIN=$(abspath $(BUILD)/evne) busted --lpath='./rules/?.lua;./lua/?.lua;./tests/lua/?.lua' tests/lua
 
 e2e: $(BUILD)/evne
 	EVNE_BIN=$(abspath $(BUILD)/evne) EVNE_RULES=$(abspath rules) busted --lpath='./tests/e2e/?.lua' tests/e2e
@@ -81,7 +81,7 @@ screenshots: $(BUILD)/evne
 
 test:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory all unit lua e2e browser
+	@$(MAKE) --no-print-directory all lint unit lua e2e browser
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own build folder.
 check:
@@ -112,7 +112,7 @@ bench:
 	bench/pages.sh
 
 lint:
-	luacheck rules lua tests/lua tests/e2e
+	luacheck --no-color rules lua tests/lua tests/e2e
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/evne/rules

@@ -329,6 +329,7 @@ describe("manager pages", function()
     g.ticks[per .. ":" .. sak3.id] = false
     status, _, headers = page(srv, leder, "POST", "/team/profiles", grid_fields(g, csrf_of(after)))
     assert.are.equal(303, status)
+    assert.are.equal("/team?saved=1", headers.location)
     assert.is_nil(set_of(profiles_of(per))[sak3.id])
     assert.is_false(asks_system(per, sak3.system_id))
     status, _, headers = page(srv, leder, "POST", "/team/profiles", grid_fields(g, csrf_of(after)))

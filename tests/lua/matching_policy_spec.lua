@@ -1,39 +1,6 @@
 -- The shipped matching policy (rules/matching.lua), run in the server's sandbox.
--- Calls a policy through the server's own sandbox: `evne rules-eval DIR FILE FUNCTION JSON_ARGS`
--- (core/rules_cli.c), so that what passes here passes in the server. Returns the decoded answer,
--- or nil and the error.
-local json = require("dkjson")
-local BIN = os.getenv("EVNE_BIN") or "build/evne"
-local RULES = os.getenv("EVNE_RULES") or "rules"
-
-local function q(s)
-  return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
-end
-
-local function run(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = f:read("*a")
-  f:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return (out:gsub("__rc=%d+%s*$", "")), rc
-end
-
-local function eval(dir, file, fn, args)
-  local out, rc = run(table.concat({ BIN, "rules-eval", q(dir), q(file), q(fn),
-                                     q(json.encode(args)) }, " "))
-  if rc ~= 0 then
-    return nil, out
-  end
-  local answer, _, err = json.decode(out)
-  if err then
-    return nil, err .. ": " .. out
-  end
-  return answer
-end
-
--- Is `evne rules-eval` there? (core/main.c must register it)
-local probe = run(BIN .. " rules-eval " .. q(RULES) .. " thresholds.lua classify '[3, 1]'")
-local available = probe:match('^"major"') ~= nil
+local S = require("sandbox")
+local RULES, eval = S.RULES, S.eval
 
 local function match(employee, gaps, courses)
   return eval(RULES, "matching.lua", "match", { employee, gaps, courses })
@@ -67,11 +34,6 @@ local function ids(proposals)
   return out
 end
 
-if not available then
-  pending("rules/matching.lua through the sandbox: " .. BIN .. " has no `rules-eval` command yet "
-          .. "(core/main.c registers it)")
-  return
-end
 
 describe("matching.lua", function()
   it("proposes nothing without open gaps", function()

@@ -1,40 +1,7 @@
 -- The shipped gap report layout (rules/reports/gaps.lua), rendered in the server's sandbox with
 -- the server's writer (out:html escapes, out:csv_row quotes).
--- Calls a policy through the server's own sandbox: `evne rules-eval DIR FILE FUNCTION JSON_ARGS`
--- (core/rules_cli.c), so that what passes here passes in the server. Returns the decoded answer,
--- or nil and the error.
-local json = require("dkjson")
-local BIN = os.getenv("EVNE_BIN") or "build/evne"
-local RULES = os.getenv("EVNE_RULES") or "rules"
-
-local function q(s)
-  return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
-end
-
-local function run(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1; echo \"__rc=$?\""))
-  local out = f:read("*a")
-  f:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
-  return (out:gsub("__rc=%d+%s*$", "")), rc
-end
-
-local function eval(dir, file, fn, args)
-  local out, rc = run(table.concat({ BIN, "rules-eval", q(dir), q(file), q(fn),
-                                     q(json.encode(args)) }, " "))
-  if rc ~= 0 then
-    return nil, out
-  end
-  local answer, _, err = json.decode(out)
-  if err then
-    return nil, err .. ": " .. out
-  end
-  return answer
-end
-
--- Is `evne rules-eval` there? (core/main.c must register it)
-local probe = run(BIN .. " rules-eval " .. q(RULES) .. " thresholds.lua classify '[3, 1]'")
-local available = probe:match('^"major"') ~= nil
+local S = require("sandbox")
+local RULES, eval = S.RULES, S.eval
 
 local function render(data, format)
   local text, err = eval(RULES, "reports/gaps.lua", "render", { data, format })
@@ -47,11 +14,6 @@ local function row(id, name, coverage)
            open_gaps = 30, unassessed = 5, gap_sum = 42, coverage = coverage }
 end
 
-if not available then
-  pending("rules/reports/gaps.lua through the sandbox: " .. BIN .. " has no `rules-eval` command "
-          .. "yet (core/main.c registers it)")
-  return
-end
 
 describe("reports/gaps.lua", function()
   describe("as CSV", function()
