@@ -23,18 +23,25 @@ function P.urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
--- fields: a list of {name, value} pairs (a name may repeat, as a browser sends checkboxes).
+-- fields: a list of {name, value} pairs (a name may repeat, as a browser sends checkboxes), or
+-- a table of name = value (sent in name order).
 function P.encode_form(fields)
+  local pairs_list = fields
+  if fields[1] == nil and next(fields) ~= nil then
+    pairs_list = {}
+    for k, v in pairs(fields) do pairs_list[#pairs_list + 1] = { k, v } end
+    table.sort(pairs_list, function(a, b) return a[1] < b[1] end)
+  end
   local parts = {}
-  for _, f in ipairs(fields) do
+  for _, f in ipairs(pairs_list) do
     parts[#parts + 1] = P.urlencode(f[1]) .. "=" .. P.urlencode(f[2])
   end
   return table.concat(parts, "&")
 end
 
--- One request with the session cookie (may be nil); extra: more header lines.
--- Returns status, body, headers.
-function P.page(srv, cookie, method, path, fields, extra)
+-- One request with the session cookie (may be nil); extra: more header lines; raw: a body sent
+-- as it is (its headers in extra) when there are no fields. Returns status, body, headers.
+function P.page(srv, cookie, method, path, fields, extra, raw)
   local body = fields and P.encode_form(fields) or nil
   local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1", "Connection: close",
                   "Accept: text/html" }
@@ -43,11 +50,11 @@ function P.page(srv, cookie, method, path, fields, extra)
   if body then
     lines[#lines + 1] = "Content-Type: application/x-www-form-urlencoded"
     lines[#lines + 1] = "Content-Length: " .. #body
-  elseif method == "POST" then
+  elseif method == "POST" and not raw then
     lines[#lines + 1] = "Content-Length: 0"
   end
   local sock = srv:connect()
-  assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
+  assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or raw or "")))
   local resp, err = H.read_response(sock, method)
   sock:close()
   assert(resp, ("%s %s: no answer (%s)"):format(method, path, tostring(err)))

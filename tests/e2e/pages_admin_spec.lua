@@ -3,56 +3,21 @@
 -- for the roles that may and may not see them, with CSRF refused, bad values refused with the
 -- form shown again and nothing stored, and the happy paths checked through the API.
 local H = require "harness"
-
--- --- a browser without a browser ----------------------------------------------------------
-
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
--- fields: a list of {name, value} pairs (a name may repeat, like checkboxes).
-local function encode_form(fields)
-  local parts = {}
-  for _, kv in ipairs(fields) do
-    parts[#parts + 1] = urlencode(kv[1]) .. "=" .. urlencode(kv[2])
-  end
-  return table.concat(parts, "&")
-end
+local P = require "pagekit"
+local encode_form, urlencode, csrf_in, web_login = P.encode_form, P.urlencode, P.csrf_of, P.login
 
 -- One request as a browser sends it: the session cookie, a form body. Returns status, body,
 -- headers.
 local function page(srv, method, path, cookie, fields)
-  local body = fields and encode_form(fields) or nil
-  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1",
-                  "Connection: close", "Accept: text/html" }
-  if cookie then lines[#lines + 1] = "Cookie: evne_session=" .. cookie end
-  if body then
-    lines[#lines + 1] = "Content-Type: application/x-www-form-urlencoded"
-    lines[#lines + 1] = "Content-Length: " .. #body
-  elseif method == "POST" then
-    lines[#lines + 1] = "Content-Length: 0"
-  end
-  local sock = srv:connect()
-  assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
-  local resp, err = H.read_response(sock, method)
-  sock:close()
-  assert(resp, ("%s %s: no answer (%s)"):format(method, path, tostring(err)))
-  return resp.status, resp.body, resp.headers
+  return P.page(srv, cookie, method, path, fields)
 end
 
--- Logs in through the login form; returns the session cookie's value.
-local function web_login(srv, login, password)
-  local status, _, headers = page(srv, "POST", "/login", nil,
-    { { "login", login }, { "password", password }, { "next", "/" } })
-  assert(status == 303, ("login %s through the form answered %d"):format(login, status))
-  local cookie = (headers["set-cookie"] or ""):match("evne_session=(%x+)")
-  assert(cookie, "no session cookie for " .. login)
-  return cookie
-end
+-- --- a browser without a browser ----------------------------------------------------------
 
-local function csrf_in(html)
-  return assert(html:match('name="csrf" value="(%x+)"'), "no csrf field in the page")
-end
+
+
+
+
 
 -- GET path and read its CSRF token; insists on 200.
 local function form_page(srv, cookie, path)

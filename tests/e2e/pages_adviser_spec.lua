@@ -3,62 +3,22 @@
 -- derived Sum and Average rows. Every write is checked through the API afterwards; every refused
 -- write (wrong role, no CSRF token, a bad value) is checked to have stored nothing.
 local H = require "harness"
-
--- --- a browser, roughly: forms, cookies, pages ---------------------------------------------
-
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
--- fields: a list of {name, value} pairs (order and repeats kept), or a table name -> value.
-local function encode_form(fields)
-  local parts = {}
-  if fields[1] then
-    for _, kv in ipairs(fields) do parts[#parts + 1] = urlencode(kv[1]) .. "=" .. urlencode(kv[2]) end
-  else
-    local keys = {}
-    for k in pairs(fields) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do parts[#parts + 1] = urlencode(k) .. "=" .. urlencode(fields[k]) end
-  end
-  return table.concat(parts, "&")
-end
+local P = require "pagekit"
+local csrf_of, start_demo = P.csrf_of, P.demo_server
 
 -- One page request; returns status, body, headers.
 local function page(srv, method, path, session, fields)
-  local body = fields and encode_form(fields) or nil
-  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1", "Connection: close",
-                  "Accept: text/html" }
-  if session then lines[#lines + 1] = "Cookie: evne_session=" .. session end
-  if body then
-    lines[#lines + 1] = "Content-Type: application/x-www-form-urlencoded"
-    lines[#lines + 1] = "Content-Length: " .. #body
-  elseif method == "POST" then
-    lines[#lines + 1] = "Content-Length: 0"
-  end
-  local sock = srv:connect()
-  assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
-  local resp, err = H.read_response(sock, method)
-  sock:close()
-  assert(resp, ("%s %s: no answer (%s)"):format(method, path, tostring(err)))
-  return resp.status, resp.body, resp.headers
+  return P.page(srv, session, method, path, fields)
 end
 
--- Logs in through the login form; returns the session cookie's value.
-local function web_login(srv, login)
-  local status, _, headers = page(srv, "POST", "/login", nil,
-    { login = login, password = "demo", next = "/" })
-  assert.equal(303, status)
-  local token = (headers["set-cookie"] or ""):match("evne_session=(%x+)")
-  assert(token, "no session cookie for " .. login)
-  return token
-end
+local function web_login(srv, login) return P.login(srv, login) end
 
-local function csrf_of(html)
-  local token = html:match('name="csrf" value="(%x+)"')
-  assert(token, "no csrf field on the page")
-  return token
-end
+-- --- a browser, roughly: forms, cookies, pages ---------------------------------------------
+
+
+
+
+
 
 -- GET a page that must answer 200; returns its HTML and its CSRF token.
 local function get(srv, path, session)
@@ -98,19 +58,6 @@ local function page_order(html)
   return ids
 end
 
--- Starts evne on the demo organisation (logins with password "demo").
-local function start_demo()
-  local srv = H.start()
-  assert.equal(0, srv:stop())
-  local out, rc = H.run(("rm -f %s %s-wal %s-shm && %s demo --db %s"):format(
-    H.shell_quote(srv.db), H.shell_quote(srv.db), H.shell_quote(srv.db), H.shell_quote(H.BIN),
-    H.shell_quote(srv.db)))
-  assert(rc == 0, "evne demo failed: " .. out)
-  srv.admin_password = "demo"
-  for _, login in ipairs({ "admin", "radgiver", "leder", "ansatt" }) do srv.passwords[login] = "demo" end
-  srv:restart()
-  return srv
-end
 
 describe("adviser pages", function()
   local srv, adv, admin, leder, ansatt

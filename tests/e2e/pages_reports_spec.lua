@@ -2,36 +2,23 @@
 -- (core/page_reports.c), over HTTP against the demo organisation, each checked against what the
 -- JSON API answers the same person.
 local H = require "harness"
+local P = require "pagekit"
+
+-- A browser, roughly: cookies, form posts (a ready body), no JavaScript.
+local function web(srv, method, path, session, form)
+  local extra = form and { "Content-Type: application/x-www-form-urlencoded",
+                           "Content-Length: " .. #form } or nil
+  return P.page(srv, session, method, path, nil, extra, form)
+end
+
+local function login(srv, who) return P.login(srv, who) end
 
 local BOM = "\239\187\191"
 
 -- ---------------------------------------------------------------------------------------------
 -- A browser, roughly: cookies, form posts, no JavaScript.
 
-local function web(srv, method, path, session, form)
-  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1", "Connection: close",
-                  "Accept: text/html" }
-  if session then lines[#lines + 1] = "Cookie: evne_session=" .. session end
-  if form then
-    lines[#lines + 1] = "Content-Type: application/x-www-form-urlencoded"
-    lines[#lines + 1] = "Content-Length: " .. #form
-  end
-  local sock = srv:connect()
-  assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (form or "")))
-  local resp, err = H.read_response(sock, method)
-  sock:close()
-  assert(resp, ("%s %s: no answer (%s)"):format(method, path, tostring(err)))
-  return resp.status, resp.body, resp.headers
-end
 
-local function login(srv, who)
-  local status, _, headers = web(srv, "POST", "/login", nil,
-    "login=" .. who .. "&password=demo&next=%2Fme")
-  assert.equal(303, status)
-  local session = (headers["set-cookie"] or ""):match("evne_session=(%x+)")
-  assert(session, "no session cookie for " .. who)
-  return session
-end
 
 local function unescape(s)
   return (s:gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&quot;", '"'):gsub("&#39;", "'")

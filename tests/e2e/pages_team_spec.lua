@@ -3,74 +3,16 @@
 -- the demo organisation; "leder" manages Helse og omsorg and its two sub-departments.
 local H = require "harness"
 
-local DEMO_PASSWORD = "demo"
+local P = require "pagekit"
+local demo_server, page, login, escape, csrf_of =
+  P.demo_server, P.page, P.login, P.escape, P.csrf_of
 
--- A server on a fresh demo database (`evne demo`), with admin's API token for checking.
-local function demo_server()
-  local srv = H.start()
-  srv:stop()
-  for _, suffix in ipairs({ "", "-wal", "-shm" }) do os.remove(srv.db .. suffix) end
-  local out, rc = H.run(("%s demo --db %s"):format(H.shell_quote(H.BIN), H.shell_quote(srv.db)))
-  assert(rc == 0, "evne demo failed: " .. out)
-  srv.admin_login, srv.admin_password = "admin", DEMO_PASSWORD
-  srv.passwords = { admin = DEMO_PASSWORD, leder = DEMO_PASSWORD, ansatt = DEMO_PASSWORD,
-                    radgiver = DEMO_PASSWORD }
-  srv:launch()
-  return srv
-end
 
-local function urlencode(s)
-  return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
 
--- fields: a list of {name, value} pairs (a name may repeat, as a browser sends checkboxes).
-local function encode_form(fields)
-  local parts = {}
-  for _, f in ipairs(fields) do parts[#parts + 1] = urlencode(f[1]) .. "=" .. urlencode(f[2]) end
-  return table.concat(parts, "&")
-end
 
--- One request with the session cookie; returns status, body, headers.
-local function page(srv, cookie, method, path, fields)
-  local body = fields and encode_form(fields) or nil
-  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: 127.0.0.1", "Connection: close",
-                  "Accept: text/html" }
-  if cookie then lines[#lines + 1] = "Cookie: evne_session=" .. cookie end
-  if body then
-    lines[#lines + 1] = "Content-Type: application/x-www-form-urlencoded"
-    lines[#lines + 1] = "Content-Length: " .. #body
-  elseif method == "POST" then
-    lines[#lines + 1] = "Content-Length: 0"
-  end
-  local sock = srv:connect()
-  assert(sock:send(table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")))
-  local resp, err = H.read_response(sock, method)
-  sock:close()
-  assert(resp, ("%s %s: no answer (%s)"):format(method, path, tostring(err)))
-  return resp.status, resp.body, resp.headers
-end
 
--- Logs in through the login form; returns the session cookie's value.
-local function login(srv, name)
-  local status, _, headers = page(srv, nil, "POST", "/login",
-    { { "login", name }, { "password", DEMO_PASSWORD }, { "next", "/" } })
-  assert(status == 303, "login " .. name .. " answered " .. status)
-  local cookie = (headers["set-cookie"] or ""):match("evne_session=(%x+)")
-  assert(cookie, "login " .. name .. " set no session cookie")
-  return cookie
-end
 
-local entities = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;",
-                   ["'"] = "&#39;" }
-local function escape(s)
-  return (s:gsub("[&<>\"']", entities))
-end
 
-local function csrf_of(html)
-  local token = html:match('name="csrf" value="(%x+)"')
-  assert(token, "no csrf field in the page")
-  return token
-end
 
 -- The profile grid of /team as a browser would send it back: every employee row (e), every
 -- column (cols), and the ticked boxes (p<employee> = profile).
