@@ -35,7 +35,8 @@ run_pages() {
     WHERE e.login = '$login' ORDER BY d.id DESC LIMIT 1")
   local pages=(/me /me/assessment "/team?department_id=$team_dept" "/team/gaps?department_id=$team_dept"
     /systems "/systems/$gerica" "/systems/$gerica/matrix" "/reports?by=department"
-    "/reports?by=system" "/reports?by=requirement" /admin/users /admin/departments)
+    "/reports?by=system" "/reports?by=requirement" "/reports?by=employee" /search
+    "/search?system_id=$gerica&level=2" /admin/users /admin/departments /admin/rules)
   printf '\n== pages: %s (%s), %d requests each ==\n' "$label" "$db" "$N"
   printf '  %-40s %8s %10s %10s %8s\n' page status bytes "median us" "max us"
   for p in "${pages[@]}"; do
