@@ -88,7 +88,7 @@ check:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory BUILD=build/san CC=clang \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-	  LDFLAGS="-fsanitize=address,undefined" all unit e2e
+	  LDFLAGS="-fsanitize=address,undefined" all unit lua e2e
 
 # --- fuzzing (clang's libFuzzer) -----------------------------------------------------------
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

@@ -225,6 +225,24 @@ static void record_failure(const char *login, const char *addr)
     attempts_of(k, 1)->failures++;
 }
 
+/* The address a failed login is counted against. Behind a reverse proxy on the same machine
+ * (the TLS set-up docs/operations.md describes) every request comes from loopback, so the
+ * proxy's X-Forwarded-For names the client; from anywhere else the header is not trusted. */
+static void client_addr(const struct http_request *req, char out[64])
+{
+    const char *peer = req->remote_addr ? req->remote_addr : "";
+    const char *xff = http_header(req, "x-forwarded-for");
+    if (xff && (!strcmp(peer, "127.0.0.1") || !strcmp(peer, "::1"))) {
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ')
+            last++;
+        snprintf(out, 64, "%.*s", (int)strcspn(last, " "), last);
+        return;
+    }
+    snprintf(out, 64, "%s", peer);
+}
+
 /* --- answers ---------------------------------------------------------------------------------- */
 
 static json_t *nav_item(const char *href, const char *label, const char *path)
@@ -407,7 +425,9 @@ static void login_done(void *arg, int status)
     r->work = NULL;
     char token[AUTH_TOKEN_HEX + 1];
     if (status || !w->ok) {
-        record_failure(w->login, r->http->remote_addr);
+        char addr[64];
+        client_addr(r->http, addr);
+        record_failure(w->login, addr);
         login_form(r, 401, "login.wrong", w->login, w->next);
     } else if (db_begin(r->app->db) || auth_token_create(r->app->db, w->employee_id, token) ||
                db_commit(r->app->db)) {
@@ -432,7 +452,9 @@ static void page_login_post(struct api_req *r)
         login_form(r, 422, "login.missing", login, next);
         return;
     }
-    if (too_many(login, r->http->remote_addr)) {
+    char addr[64];
+    client_addr(r->http, addr);
+    if (too_many(login, addr)) {
         login_form(r, 429, "login.too_many", login, next);
         return;
     }

@@ -226,4 +226,16 @@ describe("failed logins", function()
     assert.equal(429, status)
     assert.matches("For mange mislykkede forsøk", html, 1, true)
   end)
+
+  it("count per client behind a local proxy (X-Forwarded-For), not per proxy", function()
+    local function try(login, password, client)
+      return (P.page(srv, nil, "POST", "/login", { { "login", login }, { "password", password } },
+        { "X-Forwarded-For: 192.0.2.1, " .. client }))
+    end
+    for _ = 1, 5 do assert.equal(401, try("admin", "gjett", "198.51.100.7")) end
+    -- another client through the same proxy is not locked out
+    assert.equal(303, try("radgiver", "demo", "198.51.100.8"))
+    -- the first one is, whatever login it tries
+    assert.equal(429, try("radgiver", "demo", "198.51.100.7"))
+  end)
 end)
