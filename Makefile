@@ -6,7 +6,7 @@ CFLAGS ?= -O2 -g
 FUZZ_SECONDS ?= 60
 PORT ?= 8080
 
-PKGS := libuv lua5.4 sqlite3 jansson libsodium
+PKGS := libuv lua5.4 sqlite3 jansson libsodium libcurl
 LLHTTP_DIR := /usr/share/llhttp
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore -I/usr/share/include/llhttp -I$(BUILD)/gen \
@@ -68,16 +68,18 @@ lua: $(BUILD)/evne
 e2e: $(BUILD)/evne
 	EVNE_BIN=$(abspath $(BUILD)/evne) EVNE_RULES=$(abspath rules) busted --lpath='./tests/e2e/?.lua' tests/e2e
 
-# Debian's chromium driven by playwright-core (from the npm registry, pinned in package-lock.json).
+# Debian's chromium driven by playwright-core (from the npm registry, pinned in package-lock.json),
+# on node 20 or newer (scripts/deps.sh puts one in tests/browser/.node where the system's is older).
 BROWSER_DEPS = cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; }
+NODE = $(or $(wildcard $(abspath tests/browser/.node/node_modules/node/bin/node)),node)
 
 browser: $(BUILD)/evne
 	$(BROWSER_DEPS)
-	EVNE_BIN=$(abspath $(BUILD)/evne) node --test --test-concurrency=1 tests/browser/specs/
+	EVNE_BIN=$(abspath $(BUILD)/evne) $(NODE) --test --test-concurrency=1 tests/browser/specs/
 
 screenshots: $(BUILD)/evne
 	$(BROWSER_DEPS)
-	EVNE_BIN=$(abspath $(BUILD)/evne) node tests/browser/screenshots.mjs
+	EVNE_BIN=$(abspath $(BUILD)/evne) $(NODE) tests/browser/screenshots.mjs
 
 test:
 	@scripts/deps.sh test

@@ -356,6 +356,12 @@ void api_rules_status(struct api_req *r) { api_reply(r, 200, rules_status(r->app
 
 void api_rules_reload(struct api_req *r)
 {
+    static const char *const allowed[] = {NULL};
+    struct derr e;
+    if (dom_only(r->body, allowed, &e)) {
+        api_derr(r, &e);
+        return;
+    }
     char *err = NULL;
     if (rules_reload(r->app, "an admin asked", &err)) {
         json_t *o = rules_status(r->app);

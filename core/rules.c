@@ -507,11 +507,20 @@ int rules_preview(struct app *a, const char *file, const char *source, json_t **
         *out = json_pack("{s:s, s:o, s:o}", "file", file, "before", before, "after", after);
     }
     if (rc && *err) {
-        /* name the file as the admin knows it, not the temporary copy */
-        char *e = *err;
+        /* name the file as the admin knows it, not the temporary copy, wherever it appears */
+        struct buf b = {0};
         size_t dl = strlen(dir);
-        *err = !strncmp(e, dir, dl) ? xasprintf("%s%s", a->rules_dir, e + dl) : xstrdup(e);
-        free(e);
+        for (const char *e = *err, *hit; *e; e = hit + dl) {
+            hit = strstr(e, dir);
+            if (!hit) {
+                buf_puts(&b, e);
+                break;
+            }
+            buf_append(&b, e, (size_t)(hit - e));
+            buf_puts(&b, a->rules_dir);
+        }
+        free(*err);
+        *err = buf_steal(&b);
     }
     free(c);
     lh_free(h);

@@ -243,6 +243,26 @@ static void client_addr(const struct http_request *req, char out[64])
     snprintf(out, 64, "%s", peer);
 }
 
+/* The target to come back to after the login, percent-encoded as a query value. Static. */
+static const char *login_next(const char *target)
+{
+    static char out[1024];
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)target; *p && o + 4 < sizeof out; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p)) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* --- answers ---------------------------------------------------------------------------------- */
 
 static json_t *nav_item(const char *href, const char *label, const char *path)
@@ -250,6 +270,25 @@ static json_t *nav_item(const char *href, const char *label, const char *path)
     size_t n = strlen(href);
     int current = !strcmp(path, href) || (n > 1 && !strncmp(path, href, n) && path[n] == '/');
     return json_pack("{s:s, s:s, s:b}", "href", href, "label", label, "current", current);
+}
+
+/* Of the items that claim the page, only the most specific (longest href) is current: on
+ * /team/gaps that is "the team's gaps", not "my team". */
+static void nav_one_current(json_t *nav)
+{
+    size_t best = 0, i, n = 0;
+    json_t *item;
+    json_array_foreach(nav, i, item) {
+        size_t len = strlen(json_string_value(json_object_get(item, "href")));
+        if (json_is_true(json_object_get(item, "current")) && len > n) {
+            n = len;
+            best = i;
+        }
+    }
+    json_array_foreach(nav, i, item) {
+        if (n && i != best)
+            json_object_set_new(item, "current", json_false());
+    }
 }
 
 /* What a person's roles let them reach, in the order of their working day. */
@@ -275,6 +314,7 @@ static json_t *nav_for(const struct api_req *r)
         json_array_append_new(nav, nav_item("/admin/departments", "nav.departments", path));
         json_array_append_new(nav, nav_item("/admin/rules", "nav.rules", path));
     }
+    nav_one_current(nav);
     return nav;
 }
 
@@ -595,7 +635,8 @@ void web_dispatch(struct app *a, struct http_request *req)
     r->id = ids[0];
     r->id2 = ids[1];
     if (route->roles && !r->who.employee_id) {
-        char *to = xasprintf("/login?next=%s", req->path);
+        /* back to the same page afterwards, its filters included */
+        char *to = xasprintf("/login?next=%s", login_next(req->target));
         page_redirect(r, to);
         free(to);
         return;
@@ -616,7 +657,8 @@ void web_dispatch(struct app *a, struct http_request *req)
         /* Every form that changes something carries the session's token; the login form has
          * no session yet. */
         const char *sent = form_get(r->form, "csrf");
-        if (route->roles && (!sent || sodium_memcmp(sent, r->csrf, 32) != 0 || strlen(sent) != 32)) {
+        if (route->roles &&
+            (!sent || strlen(sent) != 32 || sodium_memcmp(sent, r->csrf, 32) != 0)) {
             page_error(r, 403, "error.csrf");
             return;
         }

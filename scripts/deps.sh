@@ -30,12 +30,25 @@ case "${1:-test}" in
   test|bench) command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
     missing="$missing nodejs npm" ;;
 esac
-[ -z "$missing" ] && exit 0
 
-echo "evne: installing missing Debian packages:$missing" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-# shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+  echo "evne: installing missing Debian packages:$missing" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# playwright-core needs node 20 or newer; Debian 12's own is 18. Then node 20 comes from the npm
+# registry (the "node" package carries the binary) into the project's own folder, which the
+# Makefile's browser targets use.
+case "${1:-test}" in
+  test|bench)
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if [ "$major" -lt 20 ] && [ ! -x tests/browser/.node/node_modules/node/bin/node ]; then
+      echo "evne: node $major is too old for the browser tests; node 20 goes to tests/browser/.node" >&2
+      npm install --no-audit --no-fund --prefix tests/browser/.node node@20
+    fi ;;
+esac
