@@ -114,11 +114,29 @@ static int build(struct app *a, struct lh **out, struct classes **c, size_t *n, 
 
 /* --- the effective level ------------------------------------------------------------------- */
 
-/* gap_effective_fn over the running rules' effective_level.lua. */
+/* gap_effective_fn over an effective_level.lua: the running rules' (ctx = the app) or a
+ * candidate's (effective_with). */
+struct effective_ctx {
+    struct app *app;
+    struct lh *rules;
+};
+
+static int effective_with(void *ctx, int64_t e, int64_t r, const struct gap_assessment *history,
+                          size_t n, int *level);
+
 static int effective(void *ctx, int64_t e, int64_t r, const struct gap_assessment *history,
                      size_t n, int *level)
 {
     struct app *a = ctx;
+    struct effective_ctx with = {.app = a, .rules = a->rules};
+    return effective_with(&with, e, r, history, n, level);
+}
+
+static int effective_with(void *ctx, int64_t e, int64_t r, const struct gap_assessment *history,
+                          size_t n, int *level)
+{
+    struct effective_ctx *x = ctx;
+    struct app *a = x->app;
     struct lh_assessment stack[16], *list = n <= 16 ? stack : xmalloc(n * sizeof *list);
     for (size_t i = 0; i < n; i++)
         list[i] = (struct lh_assessment){.level = history[i].level, .source = history[i].source,
@@ -134,7 +152,7 @@ static int effective(void *ctx, int64_t e, int64_t r, const struct gap_assessmen
                                      .system = db_text(st, 1),
                                      .requirement = db_text(st, 2)};
         char *err = NULL;
-        rc = lh_effective_level(a->rules, list, n, &req, e, util_now(), level, &err);
+        rc = lh_effective_level(x->rules, list, n, &req, e, util_now(), level, &err);
         if (rc) {
             /* the newest counts for this pair; the log says why */
             fprintf(stderr, "evne: rules: employee %lld requirement %lld: %s\n", (long long)e,
@@ -483,10 +501,57 @@ static json_t *count_classes(struct app *a, struct lh *h, const struct classes *
     return counts;
 }
 
+/* {employees, demanded, open_gaps, unassessed, gap_sum, coverage} over the whole organisation,
+ * from the employee roll-up of x. */
+static json_t *totals_of(struct gap_index *x)
+{
+    struct gap_row *rows;
+    size_t n;
+    gap_rollup(x, GAP_BY_EMPLOYEE, NULL, &rows, &n);
+    int64_t demanded = 0, open = 0, unassessed = 0, sum = 0, with_gaps = 0;
+    for (size_t i = 0; i < n; i++) {
+        demanded += rows[i].demanded;
+        open += rows[i].open_gaps;
+        unassessed += rows[i].unassessed;
+        sum += rows[i].gap_sum;
+        with_gaps += rows[i].employees_with_gaps;
+    }
+    free(rows);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "employees", (json_int_t)n,
+                     "employees_with_gaps", (json_int_t)with_gaps, "demanded",
+                     (json_int_t)demanded, "open_gaps", (json_int_t)open, "unassessed",
+                     (json_int_t)unassessed, "gap_sum", (json_int_t)sum, "coverage",
+                     demanded ? 1.0 - (double)open / (double)demanded : 1.0);
+}
+
+/* effective_level.lua: the gap totals now and with the candidate, computed on an index of its
+ * own so that the running one is not touched. */
+static int preview_effective(struct app *a, struct lh *h, json_t **out, char **err)
+{
+    if (!lh_has_effective_level(h)) {
+        *err = xstrdup("the candidate effective_level.lua has no function 'effective'");
+        return -1;
+    }
+    struct gap_index *x;
+    if (gap_build(a->db, &x, err))
+        return -1;
+    struct effective_ctx with = {.app = a, .rules = h};
+    int rc = gap_recompute_actuals(x, a->db, effective_with, &with);
+    if (!rc)
+        *out = json_pack("{s:s, s:o, s:o}", "file", "effective_level.lua", "before",
+                         totals_of(a->gap), "after", totals_of(x));
+    else
+        *err = xstrdup("reading the assessments failed; see the server log");
+    gap_free(x);
+    return rc;
+}
+
 int rules_preview(struct app *a, const char *file, const char *source, json_t **out, char **err)
 {
-    if (strcmp(file, "thresholds.lua") != 0) {
-        *err = xasprintf("preview of %s is not supported yet; thresholds.lua is", file);
+    int thresholds = !strcmp(file, "thresholds.lua");
+    if (!thresholds && strcmp(file, "effective_level.lua") != 0) {
+        *err = xasprintf("preview of %s is not supported; thresholds.lua and effective_level.lua are",
+                         file);
         return -1;
     }
     char *dir = candidate_folder(a, file, source);
@@ -498,10 +563,12 @@ int rules_preview(struct app *a, const char *file, const char *source, json_t **
     struct classes *c = NULL;
     size_t n = 0;
     int rc = lh_load(dir, &h, err);
-    if (!rc)
-        rc = tabulate(a, h, &c, &n, err);
     /* (examples are the adviser's own checks; a preview shows what would happen regardless) */
-    if (!rc) {
+    if (!rc && !thresholds)
+        rc = preview_effective(a, h, out, err);
+    else if (!rc)
+        rc = tabulate(a, h, &c, &n, err);
+    if (!rc && thresholds) {
         json_t *before = count_classes(a, a->rules, NULL, 0);
         json_t *after = count_classes(a, h, c, n);
         *out = json_pack("{s:s, s:o, s:o}", "file", file, "before", before, "after", after);

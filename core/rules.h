@@ -36,7 +36,8 @@ void rules_assessed(struct app *a, int64_t employee_id, int64_t requirement_id, 
 json_t *rules_status(struct app *a);
 
 /* Runs a candidate version of one policy file against the live data without swapping:
- * thresholds.lua -> the number of gaps per class before and after. *out owned. */
+ * thresholds.lua -> the number of gaps per class before and after; effective_level.lua -> the
+ * organisation's gap totals before and after. *out owned. */
 int rules_preview(struct app *a, const char *file, const char *source, json_t **out, char **err);
 
 #endif

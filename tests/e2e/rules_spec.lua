@@ -150,6 +150,12 @@ describe("rules", function()
     assert.is_true(os.remove(dir .. "/effective_level.lua"))
     assert.equal(200, (srv:api("POST", "/admin/rules/reload")))
     assert.equal(2, actual())                      -- without the policy: the newest again
+    -- a preview of the policy shows the gap it would close, and changes nothing
+    local preview = srv:expect(200, "POST", "/admin/rules/preview",
+      { file = "effective_level.lua", source = policy })
+    assert.equal(preview.before.gap_sum - 1, preview.after.gap_sum)
+    assert.equal(preview.before.demanded, preview.after.demanded)
+    assert.equal(2, actual())
   end)
 
   it("refuses rules whose own examples fail, keeping the running ones", function()
