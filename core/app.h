@@ -19,6 +19,7 @@ struct lh;
 struct rules_state;
 struct view;
 struct auth_cache;
+struct mail_worker;
 
 struct app {
     struct db *db;
@@ -32,6 +33,7 @@ struct app {
     int secure_cookies;       /* behind TLS: cookies get the Secure attribute */
     struct auth_cache *auth;  /* checked tokens */
     uint64_t generation;      /* bumped by every answered write: cached sessions are re-checked */
+    struct mail_worker *mail; /* mail.c: the outbox's delivery; NULL when mail is not sent */
 };
 
 struct app_config {

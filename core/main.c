@@ -12,6 +12,7 @@
 #include "db.h"
 #include "demo.h"
 #include "lua_host.h"
+#include "mail.h"
 #include "rules.h"
 #include "rules_cli.h"
 #include "server.h"
@@ -44,12 +45,22 @@ static const char usage_serve[] =
     "usage: evne serve --db PATH [--host 127.0.0.1] [--port 8080] [--rules DIR]\n"
     "                  [--request-timeout SECONDS] [--idle-timeout SECONDS]\n"
     "                  [--max-connections N] [--clock UNIX_TIME] [--secure-cookies]\n"
+    "                  [--smtp-host HOST [--smtp-port N] [--smtp-tls none|starttls|tls]\n"
+    "                   [--smtp-user USER --smtp-password-file FILE] --mail-from ADDRESS\n"
+    "                   [--mail-retry-seconds 30]]\n"
     "\n"
     "Serves the JSON API (/api/v1) and /healthz. The rules folder defaults to $EVNE_RULES, else\n"
     "./rules when it exists, else share/evne/rules beside the installed binary\n"
     "(" EVNE_SHARE_DIR "/rules). SIGTERM or SIGINT stops it gracefully.\n"
     "--clock starts the server's clock at the given time (for tests). --secure-cookies marks\n"
-    "the session cookie Secure: use it when evne is behind a TLS proxy.\n";
+    "the session cookie Secure: use it when evne is behind a TLS proxy.\n"
+    "\n"
+    "Mail (invitations, approvals, reminders) waits in the database's outbox and is sent over\n"
+    "SMTP to --smtp-host, from --mail-from; without --smtp-host it stays in the outbox.\n"
+    "--smtp-tls is starttls by default (port 587); tls is TLS from the start (port 465), none\n"
+    "is plain SMTP (port 25, for a relay nearby). The password is the first line of the file.\n"
+    "A failed attempt is retried after --mail-retry-seconds, then 4, 20 and 120 times that,\n"
+    "at most 10 times; a 5xx answer fails the mail at once (GET /api/v1/admin/outbox).\n";
 
 static const char usage_demo[] =
     "usage: evne demo --db PATH\n"
@@ -258,11 +269,17 @@ struct serving {
     int stopping;
 };
 
-static void on_unwatched(void *arg)
+static void on_mail_stopped(void *arg)
 {
     struct serving *s = arg;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_unwatched(void *arg)
+{
+    struct serving *s = arg;
+    mail_stop(s->app, on_mail_stopped, s);
 }
 
 static void on_stopped(void *arg)
@@ -283,7 +300,7 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 static int serve(const char *path, const char *rules, const char *web, const char *lua,
-                 int secure, const struct srv_config *cfg)
+                 int secure, const struct srv_config *cfg, const struct mail_config *mail)
 {
     signal(SIGPIPE, SIG_IGN);
     struct serving s = {.loop = uv_default_loop()};
@@ -305,6 +322,14 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     }
     s.app = app;
     rules_watch(app);
+    if (!mail->host) {
+        fprintf(stderr, "evne: mail: no --smtp-host; mail waits in the outbox\n");
+    } else if (mail_start(app, mail, &err)) {
+        /* Nothing is lost: the outbox keeps the mail for a start that can send it. */
+        fprintf(stderr, "evne: %s; mail waits in the outbox\n", err);
+        free(err);
+        err = NULL;
+    }
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sigterm);
     s.sigint.data = s.sigterm.data = &s;
@@ -330,11 +355,21 @@ static int cmd_serve(int argc, char **argv)
                                          {"max-connections", required_argument, 0, 'm'},
                                          {"clock", required_argument, 0, 'c'},
                                          {"secure-cookies", no_argument, 0, 's'},
+                                         {"smtp-host", required_argument, 0, 'S'},
+                                         {"smtp-port", required_argument, 0, 'P'},
+                                         {"smtp-tls", required_argument, 0, 'T'},
+                                         {"smtp-user", required_argument, 0, 'U'},
+                                         {"smtp-password-file", required_argument, 0, 'W'},
+                                         {"mail-from", required_argument, 0, 'F'},
+                                         {"mail-retry-seconds", required_argument, 0, 'R'},
                                          {0, 0, 0, 0}};
     const char *path = NULL, *rules = NULL;
     int secure = 0;
     struct srv_config cfg = {.host = "127.0.0.1", .port = DEFAULT_PORT, .max_connections = 1024,
                              .request_timeout_ms = 10000, .idle_timeout_ms = 60000};
+    struct mail_config mail = {.tls = MAIL_TLS_STARTTLS, .retry_seconds = 30};
+    const char *password_file = NULL;
+    int smtp_flags = 0;
     long v;
     int c;
     opterr = 0;
@@ -344,6 +379,29 @@ static int cmd_serve(int argc, char **argv)
         case 'H': cfg.host = optarg; break;
         case 'r': rules = optarg; break;
         case 's': secure = 1; break;
+        case 'S': mail.host = optarg; break;
+        case 'U': mail.user = optarg; smtp_flags = 1; break;
+        case 'W': password_file = optarg; smtp_flags = 1; break;
+        case 'F': mail.from = optarg; smtp_flags = 1; break;
+        case 'T':
+            if (mail_tls_parse(optarg, &mail.tls))
+                return bad_usage(usage_serve, "--smtp-tls is none, starttls or tls, not '%s'",
+                                 optarg);
+            smtp_flags = 1;
+            break;
+        case 'P':
+            if (parse_int(optarg, 1, 65535, &v))
+                return bad_usage(usage_serve, "--smtp-port must be a number from 1 to 65535, "
+                                 "not '%s'", optarg);
+            mail.port = (int)v;
+            smtp_flags = 1;
+            break;
+        case 'R':
+            if (parse_int(optarg, 1, 86400, &v))
+                return bad_usage(usage_serve, "--mail-retry-seconds is a number of seconds from "
+                                 "1 to 86400, not '%s'", optarg);
+            mail.retry_seconds = (int)v;
+            break;
         case 'p':
             if (parse_int(optarg, 0, 65535, &v))
                 return bad_usage(usage_serve, "--port must be a number from 0 to 65535, not '%s'",
@@ -374,10 +432,33 @@ static int cmd_serve(int argc, char **argv)
         return bad_usage(usage_serve, "unexpected argument '%s'", argv[optind]);
     if (!path)
         return bad_usage(usage_serve, "%s", "--db is needed");
+    if (!mail.host && smtp_flags)
+        return bad_usage(usage_serve, "%s", "the --smtp-* and --mail-from options need --smtp-host");
+    if (mail.host && (!mail.from || !mail_address_ok(mail.from)))
+        return bad_usage(usage_serve, "--mail-from must be a plain address (name@domain), not '%s'",
+                         mail.from ? mail.from : "");
+    if (!mail.user != !password_file)
+        return bad_usage(usage_serve, "%s", "--smtp-user and --smtp-password-file go together");
+    char password[1024] = "";
+    if (password_file) {
+        FILE *f = fopen(password_file, "r");
+        if (!f || !fgets(password, sizeof password, f)) {
+            fprintf(stderr, "evne: cannot read the SMTP password from %s\n", password_file);
+            if (f)
+                fclose(f);
+            return 1;
+        }
+        fclose(f);
+        password[strcspn(password, "\r\n")] = '\0';
+        mail.password = password;
+        if (mail.tls == MAIL_TLS_NONE)
+            fprintf(stderr, "evne: warning: the SMTP password goes unencrypted (--smtp-tls none)\n");
+    }
 
     char *def_rules = rules ? NULL : default_rules(), *web = share_path("web"),
          *lua = share_path("lua");
-    int rc = serve(path, rules ? rules : def_rules, web, lua, secure, &cfg);
+    int rc = serve(path, rules ? rules : def_rules, web, lua, secure, &cfg, &mail);
+    sodium_memzero(password, sizeof password);
     free(def_rules);
     free(web);
     free(lua);
