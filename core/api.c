@@ -62,6 +62,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/admin/rules", api_rules_status, ADMIN},
     {"POST", "/api/v1/admin/rules/reload", api_rules_reload, ADMIN},
     {"POST", "/api/v1/admin/rules/preview", api_rules_preview, ADMIN},
+    {"GET", "/api/v1/admin/outbox", api_outbox_list, ADMIN},
 };
 
 void api_req_free(struct api_req *r)

@@ -100,5 +100,6 @@ void api_gaps(struct api_req *r);
 void api_rules_status(struct api_req *r);
 void api_rules_reload(struct api_req *r);
 void api_rules_preview(struct api_req *r);
+void api_outbox_list(struct api_req *r);
 
 #endif

@@ -1,0 +1,416 @@
+-- Mail for real: evne's delivery worker against a real SMTP server (smtp_server.py, on Debian's
+-- python3-aiosmtpd) on a free loopback port, which writes what it receives to a folder. Rows go
+-- into the outbox with the sqlite3 command line while evne runs (WAL allows it), as an
+-- invitation's transaction would put them there; the worker finds them at its next tick.
+-- Covered: the message as it arrives (headers, a Norwegian subject, the .ics), a server that is
+-- down and comes back, a 4xx and a 5xx answer, GET /api/v1/admin/outbox, a graceful stop and a
+-- kill -9 while mails are on their way, and that no mail arrives twice.
+local H = require("harness")
+local socket = require("socket")
+
+local q = H.shell_quote
+local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "tests/e2e/"
+local SMTP = HERE .. "smtp_server.py"
+-- Debian's python3 has aiosmtpd; another python3 earlier on the PATH may not.
+local PY = io.open("/usr/bin/python3") and "/usr/bin/python3" or "python3"
+local FROM = "evne@asker.kommune.no"
+local WAIT = 10 -- seconds, at most, for anything the worker does (its tick is 2 s)
+
+local function sleep(s) socket.sleep(s) end
+
+-- Calls fn every 0.1 s until it returns a true value (returned), for at most `seconds`.
+local function wait_for(what, seconds, fn)
+  local deadline = socket.gettime() + seconds
+  for _ = 1, 10000 do
+    local v = fn()
+    if v then return v end
+    if socket.gettime() > deadline then break end
+    sleep(0.1)
+  end
+  error(("waited %s s for %s"):format(seconds, what), 2)
+end
+
+-- --- the SMTP server ------------------------------------------------------------------------
+
+local smtp_runs = 0
+
+-- Starts smtp_server.py on port (opts: reject = "550 ...", stall = true); waits until it listens.
+local function smtp_start(port, dir, opts)
+  opts = opts or {}
+  smtp_runs = smtp_runs + 1
+  local ready = ("%s/ready.%d"):format(dir, smtp_runs)
+  local log = dir .. "/smtp.log"
+  local args = { q(SMTP), "serve", "--port", port, "--dir", q(dir .. "/mail"), "--ready", q(ready) }
+  if opts.reject then args[#args + 1] = "--reject " .. q(opts.reject) end
+  if opts.stall then args[#args + 1] = "--stall" end
+  local f = assert(io.popen(("%s %s >>%s 2>&1 </dev/null & echo $!"):format(
+    PY, table.concat(args, " "), q(log))))
+  local pid = tonumber(f:read("*l"))
+  f:close()
+  assert(pid, "could not start smtp_server.py")
+  wait_for("the SMTP server to listen", 10, function() return H.read_file(ready) end)
+  return { pid = pid, port = port }
+end
+
+local function port_refuses(port)
+  local s = socket.tcp()
+  s:settimeout(0.5)
+  local ok = s:connect("127.0.0.1", port)
+  s:close()
+  return not ok
+end
+
+-- Takes the server down: SIGTERM, then SIGKILL if it lingers; waits until the port refuses.
+local function smtp_stop(s)
+  if not s then return end
+  os.execute(("kill -TERM %d 2>/dev/null"):format(s.pid))
+  local deadline = socket.gettime() + 5
+  while not port_refuses(s.port) and socket.gettime() < deadline do sleep(0.05) end
+  os.execute(("kill -KILL %d 2>/dev/null"):format(s.pid))
+  wait_for("the SMTP server to go down", 5, function() return port_refuses(s.port) end)
+end
+
+-- --- what arrived ---------------------------------------------------------------------------
+
+-- The .eml files received so far, oldest first.
+local function received(dir)
+  local out = H.run("ls -1 " .. q(dir .. "/mail") .. " 2>/dev/null")
+  local files = {}
+  for name in out:gmatch("[^\n]+") do
+    if name:match("%.eml$") then files[#files + 1] = dir .. "/mail/" .. name end
+  end
+  table.sort(files)
+  return files
+end
+
+local function parse(file)
+  local out, rc = H.run(("%s %s parse %s"):format(PY, q(SMTP), q(file)))
+  assert(rc == 0, "smtp_server.py parse failed: " .. out)
+  local m = H.decode(out)
+  assert(type(m) == "table", "parse gave no JSON: " .. out)
+  m.file, m.raw = file, H.read_file(file)
+  m.envelope = H.decode(H.read_file(file:gsub("%.eml$", ".json")))
+  return m
+end
+
+local function message_id(id) return "^<evne%.outbox%." .. id .. "%.%d+@asker%.kommune%.no>$" end
+
+-- The parsed messages whose Message-ID is outbox row `id`'s.
+local function arrived(dir, id)
+  local found = {}
+  for _, file in ipairs(received(dir)) do
+    local m = parse(file)
+    if (m.headers["message-id"] or ""):match(message_id(id)) then found[#found + 1] = m end
+  end
+  return found
+end
+
+local function wait_arrived(dir, id)
+  return wait_for("mail " .. id .. " to arrive", WAIT, function()
+    local found = arrived(dir, id)
+    return #found > 0 and found
+  end)
+end
+
+-- --- the outbox, through the sqlite3 command line ------------------------------------------
+
+local function lit(s)
+  if s == nil then return "NULL" end
+  return "'" .. (s:gsub("'", "''")) .. "'"
+end
+
+local function sql(db, text)
+  local out, rc = H.run(("sqlite3 -cmd '.timeout 5000' %s %s"):format(q(db), q(text)))
+  assert(rc == 0, "sqlite3: " .. out)
+  return out
+end
+
+-- Puts one mail in the outbox, due now, the way mail_queue does; returns its id.
+local function queue(db, m)
+  local out = sql(db, ("INSERT INTO outbox (kind, to_addr, subject, body, ics, next_attempt_at, "
+    .. "created_at) VALUES (%s, %s, %s, %s, %s, strftime('%%s', 'now'), strftime('%%s', 'now')); "
+    .. "SELECT last_insert_rowid();"):format(lit(m.kind or "reminder"), lit(m.to), lit(m.subject),
+    lit(m.body or "Hei"), lit(m.ics)))
+  return assert(tonumber(out:match("(%d+)%s*$")), "no id from sqlite3: " .. out)
+end
+
+local function row(db, id)
+  local out = sql(db, ("SELECT state, attempts, coalesce(last_error, ''), coalesce(sent_at, 0) "
+    .. "FROM outbox WHERE id = %d"):format(id))
+  local state, attempts, err, sent_at = out:match("^(%a+)|(%d+)|(.-)|(%d+)%s*$")
+  assert(state, "no outbox row " .. id .. ": " .. out)
+  return { state = state, attempts = tonumber(attempts), last_error = err,
+           sent_at = tonumber(sent_at) }
+end
+
+local function wait_row(db, id, what, pred)
+  return wait_for(("mail %d to be %s"):format(id, what), WAIT, function()
+    local r = row(db, id)
+    return pred(r) and r
+  end)
+end
+
+-- --- checks on a message --------------------------------------------------------------------
+
+-- SMTP's wire form: ASCII only, CRLF line ends, lines of at most 78 characters.
+local function assert_wire_form(raw)
+  assert.is_nil(raw:find("[\128-\255]"), "a byte that is not ASCII")
+  assert.is_nil(raw:find("[^\r]\n"), "a line that does not end in CRLF")
+  assert.is_nil(raw:find("\r[^\n]"), "a bare CR")
+  for line in raw:gmatch("([^\n]*)\n") do
+    assert(#line <= 79, "a line longer than 78 characters: " .. line)
+  end
+end
+
+-- An iCalendar text (RFC 5545): CRLF lines, unfolded; BEGIN/END nest and close; returns the
+-- properties of the first VEVENT and of the VCALENDAR.
+local function parse_ics(text)
+  assert.is_nil(text:find("[^\r]\n"), "an .ics line that does not end in CRLF")
+  local unfolded = text:gsub("\r\n[ \t]", "")
+  local stack, cal, event = {}, {}, nil
+  for line in unfolded:gmatch("([^\r\n]+)\r\n") do
+    local name, value = line:match("^([%w%-]+)[^:]*:(.*)$")
+    assert(name, "not a content line: " .. line)
+    if name == "BEGIN" then
+      stack[#stack + 1] = value
+      if value == "VEVENT" and not event then event = {} end
+    elseif name == "END" then
+      assert.equal(stack[#stack], value)
+      stack[#stack] = nil
+    elseif stack[#stack] == "VCALENDAR" then
+      cal[name] = value
+    elseif stack[#stack] == "VEVENT" then
+      event[name] = value
+    end
+  end
+  assert.equal(0, #stack)
+  return cal, event
+end
+
+local SUBJECT = "Invitasjon: Gerica grunnkurs – å føre journal (ÆØÅ æøå)"
+local BODY = "Hei Kari,\n\ndu er invitert til «Gerica grunnkurs» på Kommunegården, rom 3.\n"
+  .. "Kurset lukker gapet på «Føre journal» (nivå 3).\n.\nHilsen evne\n"
+local ICS = table.concat({
+  "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//evne//kurs//NO", "METHOD:REQUEST",
+  "BEGIN:VEVENT", "UID:session-17@evne", "DTSTAMP:20261126T120000Z",
+  "DTSTART:20261201T080000Z", "DTEND:20261201T110000Z",
+  "SUMMARY:Gerica grunnkurs – øving på å føre journal",
+  "LOCATION:Kommunegården\\, rom 3", "ORGANIZER:mailto:evne@asker.kommune.no",
+  "ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:kari@asker.kommune.no",
+  "END:VEVENT", "END:VCALENDAR" }, "\r\n") .. "\r\n"
+
+describe("mail", function()
+  local srv, dir, port, smtp
+
+  setup(function()
+    local f = assert(io.popen("mktemp -d /tmp/evne-mail.XXXXXX"))
+    dir = f:read("*l")
+    f:close()
+    port = H.free_port()
+    smtp = smtp_start(port, dir)
+    srv = H.start({ args = { "--smtp-host", "127.0.0.1", "--smtp-port", tostring(port),
+                             "--smtp-tls", "none", "--mail-from", FROM,
+                             "--mail-retry-seconds", "1" } })
+  end)
+
+  teardown(function()
+    if srv then srv:cleanup() end
+    smtp_stop(smtp)
+    if dir and not os.getenv("EVNE_E2E_KEEP") then os.execute("rm -rf " .. q(dir)) end
+  end)
+
+  it("delivers an invitation with its headers, a Norwegian subject and the calendar", function()
+    local inv = queue(srv.db, { kind = "invitation", to = "kari@asker.kommune.no",
+                                subject = SUBJECT, body = BODY, ics = ICS })
+    local plain = queue(srv.db, { kind = "approval", to = "ola@asker.kommune.no",
+                                  subject = "Approved: Gerica basics", body = "Approved." })
+    local m = wait_arrived(dir, inv)[1]
+    assert_wire_form(m.raw)
+    -- the subject went as encoded words and reads back letter for letter
+    assert.truthy(m.raw:find("\r\nSubject: =?UTF-8?B?", 1, true))
+    assert.equal(SUBJECT, m.headers.subject)
+    assert.equal(FROM, m.headers.from)
+    assert.equal("kari@asker.kommune.no", m.headers.to)
+    assert.equal("1.0", m.headers["mime-version"])
+    assert.truthy(m.headers.date:match("^%a%a%a, %d%d %a%a%a %d%d%d%d %d%d:%d%d:%d%d %+0000$"),
+      m.headers.date)
+    assert.same({ mail_from = FROM, rcpt_tos = { "kari@asker.kommune.no" } }, m.envelope)
+    assert.equal("multipart/mixed", m.content_type)
+    assert.same({}, m.defects)
+    assert.equal(2, #m.parts)
+    local text, cal = m.parts[1], m.parts[2]
+    assert.same({}, text.defects)
+    assert.equal("text/plain", text.content_type)
+    assert.equal("utf-8", text.charset)
+    assert.equal(BODY:gsub("\n", "\r\n"):gsub("\r\n$", ""), text.text)
+    assert.same({}, cal.defects)
+    assert.equal("text/calendar", cal.content_type)
+    assert.equal("REQUEST", cal.params.method)
+    assert.equal("attachment", cal.disposition)
+    assert.equal("invitation.ics", cal.filename)
+    assert.equal(ICS, cal.text)
+    local vcal, event = parse_ics(cal.text)
+    assert.equal("REQUEST", vcal.METHOD)
+    assert.equal("Gerica grunnkurs – øving på å føre journal", event.SUMMARY)
+    assert.equal("20261201T080000Z", event.DTSTART)
+
+    local p = wait_arrived(dir, plain)[1]
+    assert_wire_form(p.raw)
+    assert.truthy(p.raw:find("\r\nSubject: Approved: Gerica basics\r\n", 1, true))
+    assert.equal("text/plain", p.content_type)
+    assert.equal("Approved.", (p.parts[1].text:gsub("\r\n$", "")))
+
+    for _, id in ipairs({ inv, plain }) do
+      local r = wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
+      assert.equal(1, r.attempts)
+      assert.is_true(r.sent_at > 0)
+    end
+    local out = srv:expect(200, "GET", "/admin/outbox?state=sent")
+    local item
+    for _, it in ipairs(out.items) do if it.id == inv then item = it end end
+    assert.truthy(item, "the invitation in GET /admin/outbox?state=sent")
+    assert.equal("invitation", item.kind)
+    assert.equal(SUBJECT, item.subject)
+    assert.equal("kari@asker.kommune.no", item.to)
+    assert.equal(1, item.attempts)
+    assert.truthy(item.sent_at:match("^%d%d%d%d%-%d%d%-%d%dT"))
+    assert.equal(H.null, item.last_error)
+    assert.equal(2, out.counts.sent)
+  end)
+
+  it("retries while the server is down and delivers once when it is back", function()
+    smtp_stop(smtp)
+    smtp = nil
+    local id = queue(srv.db, { to = "per@asker.kommune.no", subject = "Påminnelse: kurs i morgen" })
+    local r = wait_row(srv.db, id, "tried", function(x) return x.attempts >= 1 end)
+    assert.equal("pending", r.state)
+    assert.truthy(r.last_error:find("connect", 1, true), r.last_error)
+    local out = srv:expect(200, "GET", "/admin/outbox?state=pending")
+    assert.equal(id, out.items[1].id)
+    assert.equal(r.last_error, out.items[1].last_error)
+    assert.truthy(out.items[1].next_attempt_at:match("^%d%d%d%d%-"))
+    assert.is_true(out.counts.pending >= 1)
+
+    smtp = smtp_start(port, dir)
+    local m = wait_arrived(dir, id)[1]
+    assert.equal("Påminnelse: kurs i morgen", m.headers.subject)
+    r = wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
+    assert.is_true(r.attempts >= 2)
+    sleep(2.5) -- more than a tick: a second copy would be here by now
+    assert.equal(1, #arrived(dir, id))
+  end)
+
+  it("retries after a 4xx answer and keeps the answer until it goes", function()
+    smtp_stop(smtp)
+    smtp = smtp_start(port, dir, { reject = "451 4.3.0 Mailbox busy, try again later" })
+    local id = queue(srv.db, { to = "liv@asker.kommune.no", subject = "Venteliste" })
+    local r = wait_row(srv.db, id, "refused for now", function(x) return x.attempts >= 1 end)
+    assert.equal("pending", r.state)
+    assert.truthy(r.last_error:find("451 4.3.0 Mailbox busy, try again later", 1, true),
+      r.last_error)
+    assert.equal(0, #arrived(dir, id))
+    smtp_stop(smtp)
+    smtp = smtp_start(port, dir)
+    assert.equal(1, #wait_arrived(dir, id))
+    wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
+  end)
+
+  it("fails a mail on a 5xx answer, with the answer in the outbox", function()
+    smtp_stop(smtp)
+    local answer = "550 5.1.1 <ukjent@asker.kommune.no>: Recipient address rejected: User unknown"
+    smtp = smtp_start(port, dir, { reject = answer })
+    local id = queue(srv.db, { to = "ukjent@asker.kommune.no", subject = "Påminnelse: evaluering" })
+    local r = wait_row(srv.db, id, "failed", function(x) return x.state ~= "sending" and
+      x.attempts >= 1 end)
+    assert.equal("failed", r.state)
+    assert.equal(1, r.attempts)
+    assert.truthy(r.last_error:find(answer, 1, true), r.last_error)
+
+    local out = srv:expect(200, "GET", "/admin/outbox?state=failed")
+    assert.equal(1, #out.items)
+    local it = out.items[1]
+    assert.equal(id, it.id)
+    assert.equal("failed", it.state)
+    assert.equal("ukjent@asker.kommune.no", it.to)
+    assert.equal("Påminnelse: evaluering", it.subject)
+    assert.equal(r.last_error, it.last_error)
+    assert.equal(H.null, it.sent_at)
+    assert.equal(H.null, it.next_attempt_at)
+    assert.equal(1, out.counts.failed)
+    assert.equal(0, out.counts.sending)
+
+    local status, body = srv:api("GET", "/admin/outbox?state=lost")
+    H.check_error(status, body, 422, "invalid", "state")
+    local dept = srv:department()
+    local _, _, login = srv:employee({ department_id = dept })
+    status, body = srv:api("GET", "/admin/outbox", nil, srv:login(login))
+    H.check_error(status, body, 403, "forbidden")
+  end)
+
+  it("stops gracefully and survives kill -9 while mails are on their way: each arrives once",
+    function()
+      smtp_stop(smtp)
+      smtp = smtp_start(port, dir, { stall = true }) -- takes the connection, never answers
+      local ids = {}
+      for i = 1, 3 do
+        ids[i] = queue(srv.db, { kind = "invitation", to = ("deltaker%d@asker.kommune.no"):format(i),
+                                 subject = ("Invitasjon %d: Gerica – øving"):format(i), ics = ICS })
+      end
+      local function all(state)
+        return function()
+          for _, id in ipairs(ids) do
+            if row(srv.db, id).state ~= state then return false end
+          end
+          return true
+        end
+      end
+      wait_for("the mails to be claimed", WAIT, all("sending"))
+
+      -- SIGTERM with a send stuck: evne stops at once, and nothing was sent, so nothing counts
+      local t0 = socket.gettime()
+      assert.equal(0, srv:stop())
+      assert.is_true(socket.gettime() - t0 < 8, "the stop took too long")
+      for _, id in ipairs(ids) do
+        local r = row(srv.db, id)
+        assert.equal("pending", r.state)
+        assert.equal(0, r.attempts)
+      end
+
+      -- kill -9 with a send stuck: the rows stay 'sending' in the database
+      srv:restart()
+      wait_for("the mails to be claimed again", WAIT, all("sending"))
+      assert.equal(137, srv:kill9())
+      assert.is_true(all("sending")())
+
+      smtp_stop(smtp)
+      smtp = smtp_start(port, dir)
+      srv:restart()
+      for _, id in ipairs(ids) do wait_arrived(dir, id) end
+      for _, id in ipairs(ids) do
+        wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
+      end
+      sleep(2.5) -- more than a tick
+      for i, id in ipairs(ids) do
+        local got = arrived(dir, id)
+        assert.equal(1, #got)
+        assert.equal(("deltaker%d@asker.kommune.no"):format(i), got[1].headers.to)
+        assert.equal("invitation.ics", got[1].parts[2].filename)
+      end
+      assert.truthy((H.read_file(srv.log) or ""):find("being sent when evne last stopped",
+        1, true))
+    end)
+
+  it("delivered every mail of the run at most once", function()
+    local seen = {}
+    for _, file in ipairs(received(dir)) do
+      local mid = parse(file).headers["message-id"]
+      assert.is_nil(seen[mid], "arrived twice: " .. tostring(mid))
+      seen[mid] = true
+    end
+    local out = srv:expect(200, "GET", "/admin/outbox")
+    assert.equal(0, out.counts.pending)
+    assert.equal(0, out.counts.sending)
+    assert.equal(1, out.counts.failed)
+    assert.equal(#received(dir), out.counts.sent)
+  end)
+end)
