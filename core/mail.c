@@ -194,6 +194,21 @@ static char *crlf_lines(const char *s)
     return buf_steal(&b);
 }
 
+/* The calendar's METHOD (RFC 5546: REQUEST, CANCEL ...), which the part's Content-Type must
+ * repeat (RFC 6047); REQUEST when it names none. */
+static void ics_method(const char *ics, char out[16])
+{
+    snprintf(out, 16, "REQUEST");
+    for (const char *p = ics; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, "METHOD:", 7))
+            continue;
+        size_t n = strspn(p + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-");
+        if (n && n < 16)
+            snprintf(out, 16, "%.*s", (int)n, p + 7);
+        return;
+    }
+}
+
 char *mail_format(const struct mail_message *m)
 {
     struct buf b = {0};
@@ -223,13 +238,15 @@ char *mail_format(const struct mail_message *m)
         buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
         buf_printf(&b, "--%s\r\n%s", boundary, text_part);
         qp_append(&b, body);
+        char method[16];
+        ics_method(m->ics, method);
         buf_printf(&b,
                    "--%s\r\n"
-                   "Content-Type: text/calendar; method=REQUEST; charset=UTF-8;\r\n"
+                   "Content-Type: text/calendar; method=%s; charset=UTF-8;\r\n"
                    " name=\"invitation.ics\"\r\n"
                    "Content-Disposition: attachment; filename=\"invitation.ics\"\r\n"
                    "Content-Transfer-Encoding: base64\r\n\r\n",
-                   boundary);
+                   boundary, method);
         char *ics = util_utf8_clean(crlf_lines(m->ics));
         b64_append(&b, (const unsigned char *)ics, strlen(ics), 1);
         free(ics);

@@ -98,7 +98,7 @@ struct mail_message {
 /* The whole message as it goes over SMTP: RFC 5322 headers (a non-ASCII or long Subject as
  * RFC 2047 =?UTF-8?B?...?= words), text/plain; charset=UTF-8 in quoted-printable, and when ics
  * is set multipart/mixed with a text/calendar; method=REQUEST part (attachment invitation.ics,
- * base64). The bytes are ASCII; every line ends in CRLF and is at most 78 characters (but for
+ * base64; the method is the calendar's own METHOD when it has one, e.g. CANCEL). The bytes are ASCII; every line ends in CRLF and is at most 78 characters (but for
  * From: or To: with a very long address; still under RFC 5322's 998). Invalid UTF-8 in the
  * subject or body is replaced with '?'. Owned. */
 char *mail_format(const struct mail_message *m);

@@ -322,6 +322,18 @@ static void test_invitation_with_calendar(void **state)
     free(msg);
 }
 
+static void test_a_cancellation_says_so(void **state)
+{
+    (void)state;
+    struct mail_message m = {.id = 10, .created_at = 0, .from = "a@b.no", .to = "c@d.no",
+                             .subject = "Avlyst", .body = "x",
+                             .ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:CANCEL\r\n"
+                                    "END:VCALENDAR\r\n"};
+    char *msg = mail_format(&m);
+    assert_non_null(strstr(msg, "Content-Type: text/calendar; method=CANCEL; charset=UTF-8;"));
+    free(msg);
+}
+
 /* --- the rules of delivery -------------------------------------------------------------------- */
 
 static void test_backoff(void **state)
@@ -522,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_quoted_printable_body),
         cmocka_unit_test(test_invalid_utf8_is_replaced),
         cmocka_unit_test(test_invitation_with_calendar),
+        cmocka_unit_test(test_a_cancellation_says_so),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_addresses),
