@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The time to compute matches for one course across a whole organisation (issue 5: under 200 ms
+# at 50,000 employees). Starts `evne serve` on a copy of build/bench/N.db (made by bench/run.sh),
+# creates through the API one course over every requirement of one system (target level 4, so
+# that every open gap there is one it closes) and one coming session, then times
+# POST /api/v1/courses/{id}/matches with curl. Prints the figures; asserts nothing (a benchmark
+# measures, tests decide).
+#
+#   bench/matches.sh                  # 50,000 employees, the system with the most open gaps
+#   BENCH_MATCH_SIZE=500000 BENCH_MATCH_RUNS=3 bench/matches.sh
+#
+# Settings (environment): BENCH_MATCH_SIZE (50000), BENCH_MATCH_RUNS timed requests (5),
+# BENCH_MATCH_SYSTEM a system id (default: the one with the most open gaps), BUILD (build).
+# The server listens on 127.0.0.1 only and is stopped on exit, however the script exits.
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+OUT=$BUILD/bench
+N=${BENCH_MATCH_SIZE:-50000}
+RUNS=${BENCH_MATCH_RUNS:-5}
+SRC=$OUT/$N.db
+DB=$OUT/matches-$N.db
+LOG=$OUT/matches-$N.log
+
+for tool in curl sqlite3; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[ -x "$BUILD/evne" ] || { echo "bench: $BUILD/evne is missing (make all builds it)" >&2; exit 1; }
+[ -f "$SRC" ] || { echo "bench: $SRC is missing (bench/run.sh makes it)" >&2; exit 1; }
+
+evne_pid=""
+cleanup() {
+  if [ -n "$evne_pid" ]; then
+    kill "$evne_pid" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      kill -0 "$evne_pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -9 "$evne_pid" 2>/dev/null || true
+    evne_pid=""
+  fi
+  rm -f "$DB" "$DB-wal" "$DB-shm"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 1' INT TERM
+
+# A copy, so that the course made here never reaches the database the other benchmarks use.
+rm -f "$DB" "$DB-wal" "$DB-shm"
+sqlite3 "$SRC" ".backup '$DB'" || { echo "bench: cannot copy $SRC" >&2; exit 1; }
+
+# The system with the most employees with an open gap (required above the latest level).
+SYSTEM=${BENCH_MATCH_SYSTEM:-$(sqlite3 -readonly "$SRC" "
+  WITH req AS (SELECT a.employee_id, pl.requirement_id, r.system_id, max(pl.level) AS required
+               FROM assignment a JOIN profile p ON p.id = a.profile_id AND p.archived = 0
+               JOIN profile_level pl ON pl.profile_id = a.profile_id
+               JOIN requirement r ON r.id = pl.requirement_id AND r.archived = 0
+               WHERE pl.level > 0 GROUP BY 1, 2)
+  SELECT system_id FROM req WHERE required > coalesce((SELECT level FROM assessment s
+    WHERE s.employee_id = req.employee_id AND s.requirement_id = req.requirement_id
+    ORDER BY recorded_at DESC, id DESC LIMIT 1), 0)
+  GROUP BY system_id ORDER BY count(DISTINCT employee_id) DESC LIMIT 1")}
+[ -n "$SYSTEM" ] || { echo "bench: no system with open gaps in $SRC" >&2; exit 1; }
+REQS=$(sqlite3 -readonly "$SRC" "SELECT group_concat('{\"requirement_id\":' || id ||
+  ',\"target_level\":4}', ',') FROM requirement WHERE system_id = $SYSTEM AND archived = 0")
+NREQS=$(sqlite3 -readonly "$SRC" "SELECT count(*) FROM requirement WHERE system_id = $SYSTEM
+  AND archived = 0")
+SYSNAME=$(sqlite3 -readonly "$SRC" "SELECT name FROM system WHERE id = $SYSTEM")
+
+rules_arg=()
+[ -d rules ] && rules_arg=(--rules rules)
+"$BUILD/evne" serve --db "$DB" --host 127.0.0.1 --port 0 "${rules_arg[@]}" >"$LOG" 2>&1 &
+evne_pid=$!
+port=""
+for _ in $(seq 1 600); do
+  port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$LOG" | head -n 1)
+  [ -n "$port" ] && break
+  kill -0 "$evne_pid" 2>/dev/null || break
+  sleep 0.2
+done
+[ -n "$port" ] || { echo "bench: evne serve named no port (see $LOG)" >&2; exit 1; }
+URL=http://127.0.0.1:$port/api/v1
+
+token=$(curl -s -m 30 -X POST -H 'Content-Type: application/json' \
+  -d '{"login":"bench","password":"bench"}' "$URL/session" |
+  sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "bench: login as bench failed (see $LOG)" >&2; exit 1; }
+AUTH="Authorization: Bearer $token"
+
+course=$(curl -s -m 30 -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+  -d "{\"title\":\"Bench: $SYSNAME\",\"system_id\":$SYSTEM,\"requirements\":[$REQS]}" \
+  "$URL/courses" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
+[ -n "$course" ] || { echo "bench: could not create the course (see $LOG)" >&2; exit 1; }
+starts=$(date -u -d '+30 days' +%Y-%m-%dT08:00:00Z)
+ends=$(date -u -d '+30 days' +%Y-%m-%dT11:00:00Z)
+curl -s -m 30 -o /dev/null -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+  -d "{\"starts_at\":\"$starts\",\"ends_at\":\"$ends\",\"capacity\":12}" \
+  "$URL/courses/$course/sessions"
+
+echo "bench: matches for course $course ($NREQS requirements of $SYSNAME, target 4), $N employees"
+times=()
+for i in $(seq 1 "$RUNS"); do
+  out=$(curl -s -m 120 -o "$OUT/matches-$N.json" -w '%{http_code} %{time_total}' -X POST \
+    -H "$AUTH" -H 'Content-Type: application/json' -d '{}' "$URL/courses/$course/matches")
+  code=${out% *}
+  secs=${out#* }
+  if [ "$code" != 200 ]; then
+    echo "bench: POST matches answered $code: $(head -c 300 "$OUT/matches-$N.json")" >&2
+    exit 1
+  fi
+  ms=$(awk -v s="$secs" 'BEGIN { printf "%.1f", s * 1000 }')
+  times+=("$ms")
+  echo "  run $i: $ms ms"
+done
+proposed=$(grep -o '"reason":' "$OUT/matches-$N.json" | wc -l)
+lacking=$(sed -n 's/.*"lacking_prerequisite":\[\(.*\)\],"enrolled".*/\1/p' "$OUT/matches-$N.json" |
+  grep -o '"employee_id":' | wc -l)
+median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+best=$(printf '%s\n' "${times[@]}" | sort -n | head -n 1)
+echo "  proposed: $proposed employees, lacking a prerequisite: $lacking"
+echo "  POST /courses/$course/matches: median $median ms, best $best ms over $RUNS runs (target: under 200 ms)"
