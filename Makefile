@@ -112,6 +112,7 @@ bench:
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	bench/run.sh
 	bench/pages.sh
+	bench/matches.sh
 
 lint:
 	luacheck --no-color rules lua tests/lua tests/e2e
