@@ -298,12 +298,17 @@ static json_t *nav_for(const struct api_req *r)
     const char *path = r->http->path;
     json_array_append_new(nav, nav_item("/me", "nav.me", path));
     json_array_append_new(nav, nav_item("/me/assessment", "nav.assessment", path));
+    json_array_append_new(nav, nav_item("/me/courses", "nav.my_courses", path));
+    json_array_append_new(nav, nav_item("/me/cv", "nav.cv", path));
     if (api_is(r, ROLE_MANAGER | ROLE_ADMIN) && r->who.nmanaged) {
         json_array_append_new(nav, nav_item("/team", "nav.team", path));
         json_array_append_new(nav, nav_item("/team/gaps", "nav.team_gaps", path));
+        json_array_append_new(nav, nav_item("/team/approvals", "nav.approvals", path));
     }
-    if (api_is(r, ROLE_ADVISER | ROLE_ADMIN))
+    if (api_is(r, ROLE_ADVISER | ROLE_ADMIN)) {
         json_array_append_new(nav, nav_item("/systems", "nav.systems", path));
+        json_array_append_new(nav, nav_item("/courses", "nav.courses", path));
+    }
     /* reports and the search: advisers for everyone, managers for their own departments */
     if (api_is(r, ROLE_ADVISER | ROLE_ADMIN) || r->who.nmanaged) {
         json_array_append_new(nav, nav_item("/reports", "nav.reports", path));
@@ -313,6 +318,7 @@ static json_t *nav_for(const struct api_req *r)
         json_array_append_new(nav, nav_item("/admin/users", "nav.users", path));
         json_array_append_new(nav, nav_item("/admin/departments", "nav.departments", path));
         json_array_append_new(nav, nav_item("/admin/rules", "nav.rules", path));
+        json_array_append_new(nav, nav_item("/admin/outbox", "nav.outbox", path));
     }
     nav_one_current(nav);
     return nav;
@@ -588,6 +594,8 @@ static const struct {
     {page_admin_routes, &page_admin_nroutes},
     {page_reports_routes, &page_reports_nroutes},
     {page_rules_routes, &page_rules_nroutes},
+    {page_courses_routes, &page_courses_nroutes},
+    {page_learning_routes, &page_learning_nroutes},
 };
 
 void web_dispatch(struct app *a, struct http_request *req)

@@ -64,6 +64,10 @@ extern const struct route page_reports_routes[];
 extern const size_t page_reports_nroutes;
 extern const struct route page_rules_routes[];
 extern const size_t page_rules_nroutes;
+extern const struct route page_courses_routes[];   /* the adviser's courses, matches, results */
+extern const size_t page_courses_nroutes;
+extern const struct route page_learning_routes[];  /* my courses, my CV, a manager's approvals */
+extern const size_t page_learning_nroutes;
 
 void page_home(struct api_req *r);
 void page_me(struct api_req *r);
