@@ -85,6 +85,7 @@ return {
   ["courses.flash.requirements_saved"] = "The requirements have been saved.",
   ["courses.flash.prerequisites_saved"] = "The prerequisites have been saved.",
   ["courses.flash.session_created"] = "The session has been added.",
+  ["courses.flash.invited_one"] = "1 invitation has been sent.",
   ["courses.flash.invited"] = "%d invitations have been sent.",
   ["courses.error.not_saved"] = "Nothing was saved. Correct the errors below.",
   ["courses.error.not_invited"] = "No one was invited. Correct the errors below.",

@@ -85,6 +85,7 @@ return {
   ["courses.flash.requirements_saved"] = "Kravene er lagret.",
   ["courses.flash.prerequisites_saved"] = "Forkunnskapene er lagret.",
   ["courses.flash.session_created"] = "Kursdagen er lagt til.",
+  ["courses.flash.invited_one"] = "1 invitasjon er sendt.",
   ["courses.flash.invited"] = "%d invitasjoner er sendt.",
   ["courses.error.not_saved"] = "Ingenting ble lagret. Rett feilene under.",
   ["courses.error.not_invited"] = "Ingen ble invitert. Rett feilene under.",
