@@ -121,8 +121,11 @@ describe("course pages", function()
       assert.is_nil(html:find("/reassessment", 1, true))
       -- kari's invitation is not on per's page
       assert.is_nil(html:find("/me/courses/" .. en["kari@S1"] .. "/", 1, true))
-      local en_html = select(2, P.page(srv, cookie.per, "GET", "/me/courses?lang=en"))
-      assert.truthy(en_html:find("My courses", 1, true) or en_html:find("Mine kurs", 1, true))
+      local en_html = get("per", "/me/courses?lang=en")
+      assert.matches("<h1>My courses</h1>", en_html, 1, true)
+      assert.matches("2030-01-10 09:00–12:00", en_html, 1, true)
+      assert.matches("Invited", en_html, 1, true)
+      assert.matches(">Accept<", en_html, 1, true)
     end)
 
     it("refuses an accept without the CSRF token and someone else's enrolment", function()
@@ -201,6 +204,36 @@ describe("course pages", function()
       assert.equal(404, (post("leder", "/team/approvals/999999/approve", {}, csrf)))
     end)
 
+    it("rejects an accepted enrolment on the manager's page", function()
+      local adv = tok.radgiver
+      en["kari@D1"] = srv:expect(201, "POST", "/sessions/" .. D1 .. "/invitations",
+        { employee_ids = { id.kari } }, adv).items[1].id
+      local _, kcsrf = get("kari", "/me/courses")
+      assert.equal(303, (post("kari", "/me/courses/" .. en["kari@D1"] .. "/accept", {}, kcsrf)))
+      local html, csrf = get("leder", "/team/approvals")
+      assert.matches("Kari Nordmann", html, 1, true)
+      local status, _, headers = post("leder", "/team/approvals/" .. en["kari@D1"] .. "/reject", {}, csrf)
+      assert.equal(303, status)
+      assert.equal("/team/approvals?done=rejected", headers["location"])
+      assert.equal("rejected", state_of(en["kari@D1"]))
+      assert.matches("Ikke godkjent", get("kari", "/me/courses"), 1, true)
+    end)
+
+    it("cancels my place while the session is to come", function()
+      -- kari declined S1 and is invited again
+      srv:expect(201, "POST", "/sessions/" .. S1 .. "/invitations", { employee_ids = { id.kari } },
+        tok.radgiver)
+      local html, csrf = get("kari", "/me/courses")
+      assert.matches('action="/me/courses/' .. en["kari@S1"] .. '/cancel"', html, 1, true)
+      assert.equal(403, (post("kari", "/me/courses/" .. en["kari@S1"] .. "/cancel", {}, false)))
+      assert.equal("invited", state_of(en["kari@S1"]))
+      local status, _, headers = post("kari", "/me/courses/" .. en["kari@S1"] .. "/cancel", {}, csrf)
+      assert.equal(303, status)
+      assert.equal("/me/courses?done=cancelled", headers["location"])
+      assert.equal("cancelled", state_of(en["kari@S1"]))
+      assert.matches("Du er meldt av", get("kari", "/me/courses?done=cancelled"), 1, true)
+    end)
+
     it("has no reassessment or evaluation before attending", function()
       get("per", "/me/courses/" .. en["per@S1"] .. "/reassessment", 409)
       get("per", "/me/courses/" .. en["per@S1"] .. "/evaluation", 409)
@@ -223,6 +256,14 @@ describe("course pages", function()
       assert.matches('href="/me/courses/' .. en["per@S1"] .. '/reassessment"', html, 1, true)
       assert.matches('href="/me/courses/' .. en["per@S1"] .. '/evaluation"', html, 1, true)
       assert.is_nil(html:find('/me/courses/' .. en["per@S1"] .. '/cancel"', 1, true))
+    end)
+
+    it("refuses to cancel after attending, with the reason", function()
+      local _, csrf = get("per", "/me/courses")
+      local status, html = post("per", "/me/courses/" .. en["per@S1"] .. "/cancel", {}, csrf)
+      assert.equal(409, status)
+      assert.matches("påmeldingen har en annen status", html, 1, true)   -- attended
+      assert.equal("attended", state_of(en["per@S1"]))
     end)
 
     it("keeps someone else from the reassessment and the evaluation", function()
@@ -337,6 +378,7 @@ describe("course pages", function()
       assert.is_true(H.near(1.5, entry.hours))
       local html3 = get("per", "/me/cv?done=added")
       assert.matches("12.06.2025", html3, 1, true)
+      assert.matches(">1,5<", html3, 1, true)
       assert.matches("Oppføringen er lagt til", html3, 1, true)
       -- kari's CV does not show per's courses
       assert.is_nil(get("kari", "/me/cv"):find("Gerica journal", 1, true))
