@@ -288,6 +288,8 @@ void api_session_enrolments(struct api_req *r)
     }
     if (api_is(r, ADVISER))
         items(r, course_enrolments_of_session(r->app, r->id, NULL, 0));
+    else if (!r->who.nmanaged)   /* no departments would read as "everyone" below */
+        api_forbidden(r, "see a session's enrolments (advisers, and managers for their people)");
     else
         items(r, course_enrolments_of_session(r->app, r->id, r->who.managed, r->who.nmanaged));
 }

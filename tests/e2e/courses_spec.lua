@@ -566,6 +566,13 @@ describe("courses", function()
       assert.same({}, srv:expect(200, "GET", "/sessions/" .. S1 .. "/enrolments", nil, as("rektor")).items)
       status, body = srv:api("GET", "/sessions/" .. S1 .. "/enrolments", nil, as("kari"))
       H.check_error(status, body, 403, "forbidden")
+      -- the manager role alone, managing no department, sees nobody's enrolments
+      local nobody = H.unique("rolle")
+      srv:employee({ department_id = helse, login = nobody, password = "pw-rolle-123",
+                     roles = { "employee", "manager" } })
+      status, body = srv:api("GET", "/sessions/" .. S1 .. "/enrolments", nil,
+        srv:login(nobody, "pw-rolle-123"))
+      H.check_error(status, body, 403, "forbidden")
     end)
   end)
 
