@@ -335,3 +335,74 @@ describe("course pages", function()
     end)
   end)
 end)
+
+-- The results page with something to show: one attendee who reassessed and evaluated. The
+-- server runs at a fixed clock and is restarted after the session began, so that the
+-- attendance, the reassessment and the evaluation are possible.
+describe("course results page", function()
+  local BASE = 1924992000                          -- 2031-01-01T00:00:00Z
+  local AFTER = BASE + 9 * 86400 + 15 * 3600       -- 2031-01-10T15:00:00Z, the session is over
+  local srv
+
+  teardown(function()
+    if srv then srv:cleanup() end
+  end)
+
+  it("shows averages, counts and free texts per question, and the effect per requirement", function()
+    srv = P.demo_server({ args = { "--clock", tostring(BASE) } })
+    local gerica
+    for _, s in ipairs(srv:expect(200, "GET", "/systems").items) do
+      if s.name == "Gerica" then gerica = s.id end
+    end
+    local reqs = {}
+    for _, q in ipairs(srv:expect(200, "GET", "/systems/" .. gerica .. "/requirements").items) do
+      if not q.archived then reqs[#reqs + 1] = { requirement_id = q.id, target_level = 4 } end
+    end
+    local course = srv:expect(201, "POST", "/courses",
+      { title = "Gerica med evaluering", system_id = gerica, requirements = reqs }).id
+    local session = srv:expect(201, "POST", "/courses/" .. course .. "/sessions",
+      { starts_at = "2031-01-10T08:00:00Z", ends_at = "2031-01-10T11:00:00Z", capacity = 5 }).id
+    local q_scale = srv:expect(201, "POST", "/courses/" .. course .. "/evaluation-questions",
+      { text = "Hvor nyttig var kurset?", kind = "scale" }).id
+    local q_text = srv:expect(201, "POST", "/courses/" .. course .. "/evaluation-questions",
+      { text = "Hva savnet du?", kind = "text" }).id
+    local ansatt = srv:login("ansatt", "demo")
+    local me = srv:expect(200, "GET", "/me", nil, ansatt).id
+    local enrolment = srv:expect(201, "POST", "/sessions/" .. session .. "/invitations",
+      { employee_ids = { me } }).items[1].id
+    srv:expect(200, "POST", "/enrolments/" .. enrolment .. "/accept", H.object(), ansatt)
+    srv:expect(200, "POST", "/enrolments/" .. enrolment .. "/approve", H.object())
+
+    srv.opts.args = { "--clock", tostring(AFTER) }
+    srv:restart()
+    srv:relogin()
+    ansatt = srv:login("ansatt", "demo")
+    srv:expect(200, "POST", "/enrolments/" .. enrolment .. "/attend", H.object())
+    local raised = reqs[1].requirement_id
+    srv:expect(201, "POST", "/enrolments/" .. enrolment .. "/reassessment",
+      { levels = H.levels({ [raised] = 4 }) }, ansatt)
+    srv:expect(201, "POST", "/enrolments/" .. enrolment .. "/evaluation",
+      { answers = { { question_id = q_scale, score = 4 }, { question_id = q_text, text = "Mer tid <takk>" } } },
+      ansatt)
+
+    local adv = P.login(srv, "radgiver")
+    local status, html = P.page(srv, adv, "GET", "/courses/" .. course .. "/results")
+    assert.equal(200, status)
+    assert.is_true(has(html, "1 av 1 deltakere har svart."))
+    local row = html:match('<tr id="question%-' .. q_scale .. '">(.-)</tr>')
+    assert.is_truthy(row)
+    assert.is_true(has(row, ">4,0<"))
+    assert.is_true(has(row, '<td class="num">1</td>'))
+    row = html:match('<tr id="question%-' .. q_text .. '">(.-)</tr>')
+    assert.is_true(has(row, "<li>Mer tid &lt;takk&gt;</li>"))
+    local effect = srv:expect(200, "GET", "/courses/" .. course .. "/effect")
+    assert.equal(1, effect.attendees)
+    row = html:match('<tr id="effect%-' .. raised .. '">(.-)</tr>')
+    assert.is_truthy(row)
+    local item
+    for _, it in ipairs(effect.items) do if it.requirement_id == raised then item = it end end
+    assert.is_true(has(row, '<td class="num">' .. item.gap_closed))
+    assert.is_true(has(row, ">4,0<"))   -- the level now
+    assert.is_true(has(html, 'id="effect-total-closed">' .. effect.total.gap_closed))
+  end)
+end)
