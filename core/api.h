@@ -59,8 +59,6 @@ int api_manages_department(const struct api_req *r, int64_t dept);  /* within a 
 int api_sees_employee(const struct api_req *r, int64_t employee_id);
 int api_manages_employee(const struct api_req *r, int64_t employee_id);
 
-/* JSON text helpers for hot answers written without building a jansson tree. */
-void api_json_string(struct buf *b, const char *s);
 
 /* Handlers (one per route). */
 void api_session_create(struct api_req *r);

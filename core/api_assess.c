@@ -99,7 +99,7 @@ static void row_json(struct buf *b, const struct gap_row *row)
 {
     put_field(b, "{\"id\":", row->id);
     buf_puts(b, ",\"name\":");
-    api_json_string(b, row->name);
+    buf_json_string(b, row->name);
     put_field(b, ",\"employees\":", row->employees);
     put_field(b, ",\"employees_with_gaps\":", row->employees_with_gaps);
     put_field(b, ",\"demanded\":", row->demanded);
@@ -135,7 +135,7 @@ void api_employee_gaps(struct api_req *r)
         put_field(&b, ",\"gap\":", c->gap);
         buf_puts(&b, ",\"class\":");
         if (cls)
-            api_json_string(&b, cls);
+            buf_json_string(&b, cls);
         else
             buf_puts(&b, "null");
         buf_puts(&b, c->unassessed ? ",\"unassessed\":true,\"assessed_at\":null}"

@@ -2095,36 +2095,6 @@ static int cmp_by_priority(const void *x, const void *y)
     return cmp_name_id(a, b);
 }
 
-static void put_json_string(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_puts(b, "\"");
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_append(b, run, (size_t)(s - run));
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t n = 2;
-        if (c == '\n')
-            esc[1] = 'n';
-        else if (c == '\t')
-            esc[1] = 't';
-        else if (c == '\r')
-            esc[1] = 'r';
-        else if (c < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
-        buf_append(b, esc, n);
-        run = s + 1;
-    }
-    buf_append(b, run, (size_t)(s - run));
-    buf_puts(b, "\"");
-}
 
 static void put_ids(struct buf *b, const char *key, const struct id_pool *p, size_t at, size_t n)
 {
@@ -2152,7 +2122,7 @@ static void put_person(struct buf *b, const struct match_row *r)
     buf_puts(b, "{\"employee_id\":");
     buf_putint(b, r->employee_id);
     buf_puts(b, ",\"name\":");
-    put_json_string(b, r->name);
+    buf_json_string(b, r->name);
     buf_puts(b, ",\"department_id\":");
     buf_putint(b, r->department_id);
 }
@@ -2177,7 +2147,7 @@ static void matches_write(struct buf *b, int64_t course_id, int64_t session_id,
         buf_puts(b, i ? ",": "");
         put_person(b, r);
         buf_puts(b, ",\"reason\":");
-        put_json_string(b, json_string_value(r->reason));
+        buf_json_string(b, json_string_value(r->reason));
         buf_puts(b, ",\"priority\":");
         put_number(b, r->priority);
         buf_puts(b, ",\"session_id\":");
@@ -2207,7 +2177,7 @@ static void matches_write(struct buf *b, int64_t course_id, int64_t session_id,
         buf_puts(b, ",\"session_id\":");
         buf_putint(b, r->enrolment->session_id);
         buf_puts(b, ",\"state\":");
-        put_json_string(b, r->enrolment->state);
+        buf_json_string(b, r->enrolment->state);
         put_ids(b, ",\"gaps\":", pool, r->gaps, r->ngaps);
         buf_puts(b, "}");
     }

@@ -114,6 +114,37 @@ void buf_putint(struct buf *b, int64_t v)
     buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+void buf_json_string(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, strlen(s) + 2);
+    buf_append(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_append(b, run, (size_t)(s - run));
+        char esc[6] = {'\\', (char)c, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': case '\\': break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        buf_append(b, esc, n);
+        run = s + 1;
+    }
+    buf_append(b, run, (size_t)(s - run));
+    buf_append(b, "\"", 1);
+}
+
 void buf_free(struct buf *b)
 {
     free(b->data);

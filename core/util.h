@@ -33,6 +33,8 @@ void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string, quoted and escaped (hot JSON answers written by hand). */
+void buf_json_string(struct buf *b, const char *s);
 /* Appends a decimal integer, without printf's machinery (hot JSON answers). */
 void buf_putint(struct buf *b, int64_t v);
 void buf_free(struct buf *b);
