@@ -860,3 +860,72 @@ int mail_start(struct app *a, const struct mail_config *cfg, char **err)
             cfg->tls == MAIL_TLS_STARTTLS ? " (STARTTLS)" : "", cfg->from);
     return 0;
 }
+
+/* --- the outbox, for the admin ------------------------------------------------------------------ */
+
+static json_t *outbox_time(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return json_null();
+    char at[21];
+    util_iso8601(sqlite3_column_int64(st, col), at);
+    return json_string(at);
+}
+
+/* Text from the outbox as JSON; a server's answer is cleaned when stored, but a row may have
+ * been written by other hands. */
+static json_t *outbox_text(sqlite3_stmt *st, int col)
+{
+    const char *s = db_text(st, col);
+    if (!s)
+        return json_null();
+    if (util_utf8_valid(s))
+        return json_string(s);
+    char *c = util_utf8_clean(xstrdup(s));
+    json_t *j = json_string(c);
+    free(c);
+    return j;
+}
+
+json_t *mail_outbox(struct db *db, const char *state, int limit)
+{
+    sqlite3_stmt *st;
+    if (state) {
+        st = db_stmt(db, "SELECT id, kind, to_addr, subject, state, attempts, next_attempt_at, "
+                         "last_error, created_at, sent_at FROM outbox WHERE state = ? "
+                         "ORDER BY id DESC LIMIT ?");
+        sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, limit);
+    } else {
+        st = db_stmt(db, "SELECT id, kind, to_addr, subject, state, attempts, next_attempt_at, "
+                         "last_error, created_at, sent_at FROM outbox ORDER BY id DESC LIMIT ?");
+        sqlite3_bind_int(st, 1, limit);
+    }
+    json_t *items = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *row_state = db_text(st, 4);
+        int waiting = row_state && !strcmp(row_state, "pending");
+        json_array_append_new(
+            items, json_pack("{s:I, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}",
+                             "id", (json_int_t)sqlite3_column_int64(st, 0),
+                             "kind", outbox_text(st, 1),
+                             "to", outbox_text(st, 2),
+                             "subject", outbox_text(st, 3),
+                             "state", outbox_text(st, 4),
+                             "attempts", sqlite3_column_int(st, 5),
+                             "next_attempt_at", waiting ? outbox_time(st, 6) : json_null(),
+                             "last_error", outbox_text(st, 7),
+                             "created_at", outbox_time(st, 8),
+                             "sent_at", outbox_time(st, 9)));
+    }
+    sqlite3_reset(st);
+    json_t *counts = json_pack("{s:i, s:i, s:i, s:i}", "pending", 0, "sending", 0, "sent", 0,
+                               "failed", 0);
+    st = db_stmt(db, "SELECT state, count(*) FROM outbox GROUP BY state");
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (db_text(st, 0))
+            json_object_set_new(counts, db_text(st, 0),
+                                json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_reset(st);
+    return json_pack("{s:o, s:o}", "items", items, "counts", counts);
+}

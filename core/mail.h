@@ -26,6 +26,7 @@
 #ifndef EVNE_MAIL_H
 #define EVNE_MAIL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,12 @@ struct mail {
  * and mail_kick after the commit so that it goes out at once rather than at the next tick.
  * 0, or -1 on an SQLite error (logged). */
 int mail_queue(struct db *db, const struct mail *m);
+
+/* What the outbox holds, for the admin: {items: [{id, kind, to, subject, state, attempts,
+ * next_attempt_at (pending rows only, else null), last_error, created_at, sent_at}] (the newest
+ * limit rows in state, or in any state when state is NULL; times ISO UTC or null), counts:
+ * {pending, sending, sent, failed}}. Owned. */
+json_t *mail_outbox(struct db *db, const char *state, int limit);
 
 /* --- the delivery worker --------------------------------------------------------------------- */
 

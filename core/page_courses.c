@@ -20,6 +20,7 @@
 #include "db.h"
 #include "domain.h"
 #include "http.h"
+#include "mail.h"
 #include "org.h"
 #include "router.h"
 #include "util.h"
@@ -931,33 +932,11 @@ static void results_get(struct api_req *r)
 
 static void outbox_get(struct api_req *r)
 {
-    struct db *db = r->app->db;
-    json_t *counts = json_pack("{s:i, s:i, s:i, s:i}", "pending", 0, "sending", 0, "sent", 0,
-                               "failed", 0);
-    sqlite3_stmt *st = db_stmt(db, "SELECT state, count(*) FROM outbox GROUP BY state");
-    while (sqlite3_step(st) == SQLITE_ROW)
-        if (db_text(st, 0))
-            json_object_set_new(counts, db_text(st, 0), json_integer(sqlite3_column_int64(st, 1)));
-    sqlite3_reset(st);
-    json_t *items = json_array();
-    st = db_stmt(db, "SELECT id, kind, to_addr, subject, state, attempts, last_error, created_at "
-                     "FROM outbox ORDER BY id DESC LIMIT ?");
-    sqlite3_bind_int(st, 1, OUTBOX_SHOWN);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        char at[21];
-        util_iso8601(sqlite3_column_int64(st, 7), at);
-        const char *err = db_text(st, 6);
-        json_array_append_new(
-            items, json_pack("{s:I, s:o, s:o, s:o, s:o, s:i, s:o, s:s}", "id",
-                             (json_int_t)sqlite3_column_int64(st, 0), "kind", typed(db_text(st, 1)),
-                             "to", typed(db_text(st, 2)), "subject", typed(db_text(st, 3)),
-                             "state", typed(db_text(st, 4)), "attempts",
-                             sqlite3_column_int(st, 5), "last_error",
-                             err ? typed(err) : json_false(), "created_at", at));
-    }
-    sqlite3_reset(st);
-    json_t *data = json_pack("{s:s, s:o, s:o, s:i}", "title", "outbox.title", "counts", counts,
-                             "items", items, "limit", OUTBOX_SHOWN);
+    json_t *outbox = mail_outbox(r->app->db, NULL, OUTBOX_SHOWN);
+    json_t *data = json_pack("{s:s, s:O, s:O, s:i}", "title", "outbox.title", "counts",
+                             json_object_get(outbox, "counts"), "items",
+                             json_object_get(outbox, "items"), "limit", OUTBOX_SHOWN);
+    json_decref(outbox);
     page_render(r, 200, "outbox.html", data);
 }
 
