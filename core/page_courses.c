@@ -36,7 +36,8 @@
 static json_t *flash_of(const struct api_req *r)
 {
     static const char *const known[] = {"created", "saved", "requirements_saved",
-                                        "prerequisites_saved", "session_created", NULL};
+                                        "prerequisites_saved", "session_created",
+                                        "session_saved", "session_cancelled", NULL};
     char *done = http_query_param(r->http, "done");
     json_t *flash = json_false();
     for (size_t i = 0; done && known[i]; i++) {
@@ -636,16 +637,14 @@ static void prerequisites_save(struct api_req *r)
     course_page(r, r->id, 422, errors, r->form, "prerequisites");
 }
 
-static void session_create_post(struct api_req *r)
+/* The session form (date, start, end in Norwegian time, place, trainer, capacity) as the body
+ * the domain takes; NULL with errors set when a field is not valid. Owned. */
+static json_t *session_body(const struct form *f, json_t *errors)
 {
-    if (!course_known(r))
-        return;
-    const struct form *f = r->form;
     const char *date = form_get(f, "date"), *start = form_get(f, "start"),
                *end = form_get(f, "end"), *cap_s = form_get(f, "capacity");
     char starts_at[21], ends_at[21];
     int64_t capacity = 0;
-    json_t *errors = json_object();
     if (!date || course_parse_date(date) || strlen(date) != 10)
         json_object_set_new(errors, "date", json_string(blank(date) ? "courses.error.date_missing"
                                                                     : "courses.error.date"));
@@ -657,11 +656,41 @@ static void session_create_post(struct api_req *r)
         json_object_set_new(errors, "capacity", json_string("courses.error.capacity"));
     if (!json_object_size(errors) && strcmp(ends_at, starts_at) <= 0)
         json_object_set_new(errors, "end", json_string("courses.error.end_before_start"));
-    if (!json_object_size(errors)) {
-        json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:I}", "starts_at", starts_at, "ends_at",
-                                 ends_at, "place", form_get(f, "place") ? form_get(f, "place") : "",
-                                 "trainer", form_get(f, "trainer") ? form_get(f, "trainer") : "",
-                                 "capacity", (json_int_t)capacity);
+    if (json_object_size(errors))
+        return NULL;
+    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "starts_at", starts_at, "ends_at", ends_at,
+                     "place", form_get(f, "place") ? form_get(f, "place") : "", "trainer",
+                     form_get(f, "trainer") ? form_get(f, "trainer") : "", "capacity",
+                     (json_int_t)capacity);
+}
+
+/* A derr of a session write as a message next to its field (or "session"); 0 when it is a
+ * failure no field explains (the caller answers it with fail). */
+static int session_error(json_t *errors, const struct derr *e)
+{
+    static const char *const map[][2] = {{"starts_at", "start"}, {"ends_at", "end"},
+                                         {"place", "place"}, {"trainer", "trainer"},
+                                         {"capacity", "capacity"}};
+    for (size_t i = 0; e->status == 422 && i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(e->field, map[i][0])) {
+            json_object_set_new(errors, map[i][1], json_sprintf("courses.error.session_%s",
+                                                                map[i][1]));
+            return 1;
+        }
+    if (e->status != 409 && e->status != 422)
+        return 0;
+    json_object_set_new(errors, "session", json_string(e->status == 409
+                            ? "courses.error.course_archived" : "courses.error.conflict"));
+    return 1;
+}
+
+static void session_create_post(struct api_req *r)
+{
+    if (!course_known(r))
+        return;
+    json_t *errors = json_object();
+    json_t *body = session_body(r->form, errors);
+    if (body) {
         struct derr e;
         int64_t sid = 0;
         int rc = course_session_create(r->app, r->id, body, &sid, &e);
@@ -671,27 +700,126 @@ static void session_create_post(struct api_req *r)
             redirect_fmt(r, "/courses/%lld", (long long)r->id, "done=session_created");
             return;
         }
-        static const char *const map[][2] = {{"starts_at", "start"}, {"ends_at", "end"},
-                                             {"place", "place"}, {"trainer", "trainer"},
-                                             {"capacity", "capacity"}};
-        int mapped = 0;
-        for (size_t i = 0; e.status == 422 && i < sizeof map / sizeof map[0]; i++)
-            if (!strcmp(e.field, map[i][0])) {
-                json_object_set_new(errors, map[i][1], json_sprintf("courses.error.session_%s",
-                                                                    map[i][1]));
-                mapped = 1;
-            }
-        if (!mapped) {
-            if (e.status != 409 && e.status != 422) {
-                json_decref(errors);
-                fail(r, &e);
-                return;
-            }
-            json_object_set_new(errors, "session", json_string(e.status == 409
-                                    ? "courses.error.course_archived" : "courses.error.conflict"));
+        if (!session_error(errors, &e)) {
+            json_decref(errors);
+            fail(r, &e);
+            return;
         }
     }
-    course_page(r, r->id, 422, errors, f, "session");
+    course_page(r, r->id, 422, errors, r->form, "session");
+}
+
+/* --- one session: edit, cancel ---------------------------------------------------------------- */
+
+/* Session r->id2 of course r->id with its Norwegian times, or NULL after a 404. Owned. */
+static json_t *session_known(struct api_req *r)
+{
+    json_t *s = course_session_json(r->app, r->id2);
+    if (s && json_integer_value(json_object_get(s, "course_id")) == r->id) {
+        set_local(s, json_string_value(json_object_get(s, "starts_at")), "local_date",
+                  "local_start");
+        set_local(s, json_string_value(json_object_get(s, "ends_at")), "local_end_date",
+                  "local_end");
+        return s;
+    }
+    json_decref(s);
+    page_error(r, 404, "error.not_found");
+    return NULL;
+}
+
+/* The page of one session: its form (what is stored, or f as posted) and the cancel form.
+ * session: owned; errors: consumed (may be NULL). */
+static void session_page(struct api_req *r, json_t *session, int status, json_t *errors,
+                         const struct form *f)
+{
+    json_t *form = json_object();
+    static const char *const fields[][2] = {{"date", "local_date"}, {"start", "local_start"},
+                                            {"end", "local_end"}, {"place", "place"},
+                                            {"trainer", "trainer"}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *v = json_object_get(session, fields[i][1]);
+        json_object_set_new(form, fields[i][0], f ? typed(form_get(f, fields[i][0]))
+                                                : json_is_string(v) ? json_incref(v)
+                                                                    : json_string(""));
+    }
+    json_object_set_new(form, "capacity", f ? typed(form_get(f, "capacity"))
+        : json_sprintf("%lld", (long long)json_integer_value(json_object_get(session,
+                                                                             "capacity"))));
+    char *done = http_query_param(r->http, "done");
+    json_t *flash = done && !strcmp(done, "session_saved") ? json_string("courses.flash.session_saved")
+                                                           : json_false();
+    free(done);
+    json_t *data = json_pack("{s:s, s:o, s:o, s:o, s:o}", "title", "courses.session.title",
+                             "session", session, "form", form, "errors",
+                             errors ? errors : json_object(), "flash", flash);
+    page_render(r, status, "courses_session.html", data);
+}
+
+static void session_get(struct api_req *r)
+{
+    json_t *s = session_known(r);
+    if (s)
+        session_page(r, s, 200, NULL, NULL);
+}
+
+static void session_save(struct api_req *r)
+{
+    json_t *s = session_known(r);
+    if (!s)
+        return;
+    json_t *errors = json_object();
+    if (json_is_true(json_object_get(s, "cancelled")))
+        json_object_set_new(errors, "session", json_string("courses.error.session_cancelled"));
+    json_t *body = json_object_size(errors) ? NULL : session_body(r->form, errors);
+    if (body) {
+        struct derr e;
+        int rc = course_session_update(r->app, r->id2, r->who.employee_id, body, &e);
+        json_decref(body);
+        if (rc == 0) {
+            json_decref(errors);
+            json_decref(s);
+            redirect_fmt(r, "/courses/%lld", (long long)r->id, "done=session_saved");
+            return;
+        }
+        if (!session_error(errors, &e)) {
+            json_decref(errors);
+            json_decref(s);
+            fail(r, &e);
+            return;
+        }
+    }
+    session_page(r, s, 422, errors, r->form);
+}
+
+static void session_cancel(struct api_req *r)
+{
+    json_t *s = session_known(r);
+    if (!s)
+        return;
+    json_t *errors = json_object();
+    if (json_is_true(json_object_get(s, "cancelled")))
+        json_object_set_new(errors, "session", json_string("courses.error.session_cancelled"));
+    else if (!form_get(r->form, "confirm"))
+        json_object_set_new(errors, "confirm", json_string("courses.error.confirm_cancel"));
+    if (!json_object_size(errors)) {
+        json_t *body = json_pack("{s:b}", "cancelled", 1);
+        struct derr e;
+        int rc = course_session_update(r->app, r->id2, r->who.employee_id, body, &e);
+        json_decref(body);
+        if (rc == 0) {
+            json_decref(errors);
+            json_decref(s);
+            redirect_fmt(r, "/courses/%lld", (long long)r->id, "done=session_cancelled");
+            return;
+        }
+        if (!session_error(errors, &e)) {
+            json_decref(errors);
+            json_decref(s);
+            fail(r, &e);
+            return;
+        }
+    }
+    session_page(r, s, 422, errors, NULL);
 }
 
 /* --- matches and invitations ------------------------------------------------------------------ */
@@ -948,6 +1076,9 @@ const struct route page_courses_routes[] = {
     {"POST", "/courses/{id}/requirements", requirements_save, ADVISER},
     {"POST", "/courses/{id}/prerequisites", prerequisites_save, ADVISER},
     {"POST", "/courses/{id}/sessions", session_create_post, ADVISER},
+    {"GET", "/courses/{id}/sessions/{id}", session_get, ADVISER},
+    {"POST", "/courses/{id}/sessions/{id}", session_save, ADVISER},
+    {"POST", "/courses/{id}/sessions/{id}/cancel", session_cancel, ADVISER},
     {"GET", "/courses/{id}/matches", matches_get, ADVISER},
     {"POST", "/courses/{id}/invite", invite_post, ADVISER},
     {"GET", "/courses/{id}/results", results_get, ADVISER},

@@ -406,3 +406,101 @@ describe("course results page", function()
     assert.is_true(has(html, 'id="effect-total-closed">' .. effect.total.gap_closed))
   end)
 end)
+
+describe("a session changed and cancelled from its page", function()
+  local srv, adv, course, session
+
+  local function api_session() return srv:expect(200, "GET", "/sessions/" .. session) end
+
+  setup(function()
+    srv = P.demo_server()
+    adv = P.login(srv, "radgiver")
+    course = srv:expect(201, "POST", "/courses", { title = H.unique("Endres ") }).id
+    session = srv:expect(201, "POST", "/courses/" .. course .. "/sessions",
+      { starts_at = "2031-06-10T07:00:00Z", ends_at = "2031-06-10T10:00:00Z", place = "Rådhuset",
+        capacity = 8 }).id
+  end)
+
+  teardown(function()
+    if srv then srv:cleanup() end
+  end)
+
+  it("links each session from the course page and shows its form in Norwegian time", function()
+    local status, html = P.page(srv, adv, "GET", "/courses/" .. course)
+    assert.equal(200, status)
+    assert.is_true(has(html, 'href="/courses/' .. course .. '/sessions/' .. session .. '"'))
+    status, html = P.page(srv, adv, "GET", "/courses/" .. course .. "/sessions/" .. session)
+    assert.equal(200, status)
+    assert.is_true(has(html, 'value="2031-06-10"'))
+    assert.is_true(has(html, 'value="09:00"'))
+    assert.is_true(has(html, 'value="Rådhuset"'))
+    assert.equal(404, (P.page(srv, adv, "GET", "/courses/" .. course .. "/sessions/999999")))
+    local ansatt = P.login(srv, "ansatt")
+    assert.equal(403, (P.page(srv, ansatt, "GET", "/courses/" .. course .. "/sessions/" .. session)))
+  end)
+
+  it("refuses a bad change with 422 next to the field and stores nothing", function()
+    local path = "/courses/" .. course .. "/sessions/" .. session
+    local _, html = P.page(srv, adv, "GET", path)
+    local csrf = P.csrf_of(html)
+    local before = api_session()
+    local status
+    status, html = P.page(srv, adv, "POST", path,
+      { csrf = csrf, date = "2031-06-11", start = "12:00", ["end"] = "09:00", place = "Nytt sted",
+        capacity = "0" })
+    assert.equal(422, status)
+    assert.is_true(has(html, 'id="capacity-error"'))
+    assert.is_true(has(html, 'value="Nytt sted"'))
+    assert.same(before, api_session())
+    -- without the CSRF token: refused, nothing changed
+    assert.equal(403, (P.page(srv, adv, "POST", path,
+      { date = "2031-06-12", start = "09:00", ["end"] = "12:00", capacity = "8" })))
+    assert.equal(403, (P.page(srv, adv, "POST", path .. "/cancel", { confirm = "1" })))
+    assert.same(before, api_session())
+  end)
+
+  it("changes the session in Norwegian time, seen through the API", function()
+    local path = "/courses/" .. course .. "/sessions/" .. session
+    local _, html = P.page(srv, adv, "GET", path)
+    local status, _, headers = P.page(srv, adv, "POST", path,
+      { csrf = P.csrf_of(html), date = "2031-01-15", start = "13:30", ["end"] = "16:00",
+        place = "Biblioteket", trainer = "Kari Kursholder", capacity = "10" })
+    assert.equal(303, status)
+    assert.equal("/courses/" .. course .. "?done=session_saved", headers.location)
+    local s = api_session()
+    assert.equal("2031-01-15T12:30:00Z", s.starts_at)   -- winter time
+    assert.equal("2031-01-15T15:00:00Z", s.ends_at)
+    assert.equal("Biblioteket", s.place)
+    assert.equal("Kari Kursholder", s.trainer)
+    assert.equal(10, s.capacity)
+    _, html = P.page(srv, adv, "GET", headers.location)
+    assert.is_true(has(html, "Kursdagen er lagret."))
+  end)
+
+  it("cancels only when confirmed, and then mails the invited", function()
+    local me = srv:expect(200, "GET", "/me", nil, srv:login("ansatt", "demo")).id
+    srv:expect(201, "POST", "/sessions/" .. session .. "/invitations", { employee_ids = { me } })
+    local path = "/courses/" .. course .. "/sessions/" .. session
+    local _, html = P.page(srv, adv, "GET", path)
+    local csrf = P.csrf_of(html)
+    assert.is_true(has(html, 'id="cancel-text"'))
+    local status
+    status, html = P.page(srv, adv, "POST", path .. "/cancel", { csrf = csrf })
+    assert.equal(422, status)
+    assert.is_true(has(html, 'id="confirm-error"'))
+    assert.is_false(api_session().cancelled)
+    local mails = srv:expect(200, "GET", "/admin/outbox").counts
+    local total = function(c) local n = 0; for _, v in pairs(c) do n = n + v end; return n end
+    local status2, _, headers = P.page(srv, adv, "POST", path .. "/cancel", { csrf = csrf, confirm = "1" })
+    assert.equal(303, status2)
+    assert.equal("/courses/" .. course .. "?done=session_cancelled", headers.location)
+    assert.is_true(api_session().cancelled)
+    assert.equal("cancelled", srv:expect(200, "GET", "/employees/" .. me .. "/enrolments").items[1].state)
+    assert.is_true(total(srv:expect(200, "GET", "/admin/outbox").counts) > total(mails))
+    -- a cancelled session is not changed again
+    status = P.page(srv, adv, "POST", path, { csrf = csrf, date = "2031-01-16", start = "09:00",
+      ["end"] = "12:00", capacity = "8" })
+    assert.equal(422, status)
+    assert.equal("2031-01-15T12:30:00Z", api_session().starts_at)
+  end)
+end)
