@@ -1037,12 +1037,20 @@ static void invite_post(struct api_req *r)
 
 static void results_get(struct api_req *r)
 {
+    char *v = http_query_param(r->http, "session_id");
+    int64_t session_id = id_value(v);
+    free(v);
     json_t *course = course_json(r->app, r->id);
-    if (!course) {
+    json_t *picked = session_id > 0 ? course_session_json(r->app, session_id) : NULL;
+    int known = !session_id ||
+                (picked && json_integer_value(json_object_get(picked, "course_id")) == r->id);
+    json_decref(picked);
+    if (!course || session_id < 0 || !known) {
+        json_decref(course);
         page_error(r, 404, "error.not_found");
         return;
     }
-    json_t *evaluations = course_evaluations(r->app, r->id, 0);
+    json_t *evaluations = course_evaluations(r->app, r->id, session_id);
     json_t *effect = course_effect(r->app, r->id);
     if (!evaluations || !effect) {
         json_decref(course);
@@ -1051,8 +1059,14 @@ static void results_get(struct api_req *r)
         page_error(r, 404, "error.not_found");
         return;
     }
-    json_t *data = json_pack("{s:s, s:o, s:o, s:o}", "title", "courses.results.title", "course",
-                             course, "evaluations", evaluations, "effect", effect);
+    json_t *sessions = sessions_of(r->app, r->id);
+    size_t i;
+    json_t *s;
+    json_array_foreach(sessions, i, s)
+        json_object_set_new(s, "selected", json_boolean(id_of(s) == session_id));
+    json_t *data = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "title", "courses.results.title",
+                             "course", course, "evaluations", evaluations, "effect", effect,
+                             "sessions", sessions, "session_id", (json_int_t)session_id);
     page_render(r, 200, "courses_results.html", data);
 }
 

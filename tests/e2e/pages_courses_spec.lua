@@ -404,6 +404,25 @@ describe("course results page", function()
     assert.is_true(has(row, '<td class="num">' .. item.gap_closed))
     assert.is_true(has(row, ">4,0<"))   -- the level now
     assert.is_true(has(html, 'id="effect-total-closed">' .. effect.total.gap_closed))
+
+    -- per session: the evaluation of that session only, as the API answers it
+    local other = srv:expect(201, "POST", "/courses/" .. course .. "/sessions",
+      { starts_at = "2031-02-10T08:00:00Z", ends_at = "2031-02-10T11:00:00Z", capacity = 5 }).id
+    local path = "/courses/" .. course .. "/results?session_id="
+    status, html = P.page(srv, adv, "GET", path .. session)
+    assert.equal(200, status)
+    assert.is_true(has(html, "1 av 1 deltakere har svart."))
+    assert.is_true(has(html, '<option value="' .. session .. '" selected>'))
+    local api = srv:expect(200, "GET", "/courses/" .. course .. "/evaluations?session_id=" .. other)
+    assert.equal(0, api.responses)
+    status, html = P.page(srv, adv, "GET", path .. other)
+    assert.equal(200, status)
+    assert.is_true(has(html, "0 av 0 deltakere har svart."))
+    assert.is_true(has(html, '<option value="' .. other .. '" selected>'))
+    row = html:match('<tr id="question%-' .. q_scale .. '">(.-)</tr>')
+    assert.is_true(has(row, '<td class="num">0</td>'))
+    assert.equal(404, (P.page(srv, adv, "GET", path .. "abc")))
+    assert.equal(404, (P.page(srv, adv, "GET", path .. "999999")))
   end)
 end)
 

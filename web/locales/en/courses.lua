@@ -190,4 +190,7 @@ return {
   ["courses.flash.session_cancelled"] = "The session is cancelled, and everyone concerned gets an email.",
   ["courses.error.session_cancelled"] = "The session is cancelled and cannot be changed.",
   ["courses.error.confirm_cancel"] = "Tick the box to confirm the cancellation.",
+  ["courses.results.session"] = "Session",
+  ["courses.results.all_sessions"] = "All sessions",
+  ["courses.results.show"] = "Show",
 }

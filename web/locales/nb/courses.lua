@@ -190,4 +190,7 @@ return {
   ["courses.flash.session_cancelled"] = "Kursdagen er avlyst, og alle det gjelder får e-post.",
   ["courses.error.session_cancelled"] = "Kursdagen er avlyst og kan ikke endres.",
   ["courses.error.confirm_cancel"] = "Kryss av for å bekrefte avlysningen.",
+  ["courses.results.session"] = "Kursdag",
+  ["courses.results.all_sessions"] = "Alle kursdager",
+  ["courses.results.show"] = "Vis",
 }
