@@ -37,7 +37,8 @@ static json_t *flash_of(const struct api_req *r)
 {
     static const char *const known[] = {"created", "saved", "requirements_saved",
                                         "prerequisites_saved", "session_created",
-                                        "session_saved", "session_cancelled", NULL};
+                                        "session_saved", "session_cancelled",
+                                        "question_created", "question_archived", NULL};
     char *done = http_query_param(r->http, "done");
     json_t *flash = json_false();
     for (size_t i = 0; done && known[i]; i++) {
@@ -353,7 +354,7 @@ static json_t *requirement_rows(struct app *a, const json_t *course, const json_
 
 /* The page of course id. errors (consumed; may be NULL): field -> message key; f (borrowed; may
  * be NULL): the form posted, shown again; which: the form it came from ("edit", "requirements",
- * "prerequisites", "session"), so that only that form shows what was typed. */
+ * "prerequisites", "session", "question"), so that only that form shows what was typed. */
 static void course_page(struct api_req *r, int64_t id, int status, json_t *errors,
                         const struct form *f, const char *which)
 {
@@ -451,8 +452,14 @@ static void course_page(struct api_req *r, int64_t id, int status, json_t *error
         json_object_set_new(session, "end", json_string("12:00"));
         json_object_set_new(session, "capacity", json_string("12"));
     }
+    /* the evaluation questions and the new one */
+    int q_form = !strcmp(which, "question");
+    const char *kind = q_form ? form_get(f, "kind") : NULL;
+    json_t *question = json_pack("{s:o, s:s}", "text", typed(q_form ? form_get(f, "text") : NULL),
+                                 "kind", kind && !strcmp(kind, "text") ? "text" : "scale");
     json_t *data = json_pack(
-        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "title", "courses.course.title",
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "title",
+        "courses.course.title", "questions", course_questions(r->app, id), "question", question,
         "course", course, "edit", edit, "requirements", reqs, "prerequisites", prereqs,
         "sessions", sessions_of(r->app, id), "session", session, "systems",
         active_systems(r->app), "errors", errors, "flash", flash_of(r));
@@ -707,6 +714,62 @@ static void session_create_post(struct api_req *r)
         }
     }
     course_page(r, r->id, 422, errors, r->form, "session");
+}
+
+/* --- evaluation questions -------------------------------------------------------------------- */
+
+static void question_create_post(struct api_req *r)
+{
+    if (!course_known(r))
+        return;
+    const char *text = form_get(r->form, "text"), *kind = form_get(r->form, "kind");
+    json_t *errors = json_object();
+    if (blank(text))
+        json_object_set_new(errors, "question_text", json_string("courses.error.question_text"));
+    if (!kind || (strcmp(kind, "scale") && strcmp(kind, "text")))
+        json_object_set_new(errors, "question_kind", json_string("courses.error.question_kind"));
+    if (!json_object_size(errors)) {
+        json_t *body = json_pack("{s:s, s:s}", "text", text, "kind", kind);
+        struct derr e;
+        int64_t qid = 0;
+        int rc = course_question_create(r->app, r->id, body, &qid, &e);
+        json_decref(body);
+        if (rc == 0) {
+            json_decref(errors);
+            redirect_fmt(r, "/courses/%lld", (long long)r->id, "done=question_created");
+            return;
+        }
+        if (e.status != 422 && e.status != 409) {
+            json_decref(errors);
+            fail(r, &e);
+            return;
+        }
+        json_object_set_new(errors, !strcmp(e.field, "kind") ? "question_kind" : "question_text",
+                            json_string(!strcmp(e.field, "kind") ? "courses.error.question_kind"
+                                                                 : "courses.error.question_text"));
+    }
+    course_page(r, r->id, 422, errors, r->form, "question");
+}
+
+static void question_archive_post(struct api_req *r)
+{
+    json_t *q = course_question_json(r->app, r->id2);
+    int ours = q && json_integer_value(json_object_get(q, "course_id")) == r->id &&
+               !json_is_true(json_object_get(q, "global"));
+    json_decref(q);
+    if (!ours) {
+        page_error(r, 404, "error.not_found");
+        return;
+    }
+    json_t *body = json_pack("{s:b}", "archived", 1);
+    struct derr e;
+    int rc = course_question_update(r->app, r->id2, body, &e);
+    json_decref(body);
+    if (rc) {
+        fail(r, &e);
+        return;
+    }
+    redirect_fmt(r, "/courses/%lld", (long long)r->id, "done=question_archived");
 }
 
 /* --- one session: edit, cancel ---------------------------------------------------------------- */
@@ -1093,6 +1156,8 @@ const struct route page_courses_routes[] = {
     {"GET", "/courses/{id}/sessions/{id}", session_get, ADVISER},
     {"POST", "/courses/{id}/sessions/{id}", session_save, ADVISER},
     {"POST", "/courses/{id}/sessions/{id}/cancel", session_cancel, ADVISER},
+    {"POST", "/courses/{id}/questions", question_create_post, ADVISER},
+    {"POST", "/courses/{id}/questions/{id}/archive", question_archive_post, ADVISER},
     {"GET", "/courses/{id}/matches", matches_get, ADVISER},
     {"POST", "/courses/{id}/invite", invite_post, ADVISER},
     {"GET", "/courses/{id}/results", results_get, ADVISER},

@@ -523,3 +523,88 @@ describe("a session changed and cancelled from its page", function()
     assert.equal("2031-01-15T12:30:00Z", api_session().starts_at)
   end)
 end)
+
+describe("evaluation questions on the course page", function()
+  local srv, adv, course
+
+  local function api_questions()
+    return srv:expect(200, "GET", "/courses/" .. course .. "/evaluation-questions").items
+  end
+
+  setup(function()
+    srv = P.demo_server()
+    adv = P.login(srv, "radgiver")
+    course = srv:expect(201, "POST", "/courses", { title = H.unique("Spørsmål ") }).id
+  end)
+
+  teardown(function()
+    if srv then srv:cleanup() end
+  end)
+
+  it("lists the course's questions and the global ones, marked", function()
+    local global = srv:expect(201, "POST", "/courses/" .. course .. "/evaluation-questions",
+      { text = "Felles spørsmål", kind = "scale", global = true }).id
+    local status, html = P.page(srv, adv, "GET", "/courses/" .. course)
+    assert.equal(200, status)
+    local row = html:match('<li id="q%-' .. global .. '">(.-)</li>')
+    assert.is_truthy(row)
+    assert.is_true(has(row, "stilles etter alle kurs"))
+    assert.is_false(has(row, "/archive"))
+  end)
+
+  it("adds a question through the form, seen through the API", function()
+    local _, html = P.page(srv, adv, "GET", "/courses/" .. course)
+    local status, _, headers = P.page(srv, adv, "POST", "/courses/" .. course .. "/questions",
+      { csrf = P.csrf_of(html), text = "Hva tar du med deg?", kind = "text" })
+    assert.equal(303, status)
+    assert.equal("/courses/" .. course .. "?done=question_created", headers.location)
+    local found
+    for _, q in ipairs(api_questions()) do
+      if q.text == "Hva tar du med deg?" then found = q end
+    end
+    assert.is_truthy(found)
+    assert.equal("text", found.kind)
+    assert.equal(course, found.course_id)
+    _, html = P.page(srv, adv, "GET", headers.location)
+    assert.is_true(has(html, "Spørsmålet er lagt til."))
+    assert.is_true(has(html, 'action="/courses/' .. course .. '/questions/' .. found.id .. '/archive"'))
+  end)
+
+  it("refuses a question without text or kind with 422, and without CSRF with 403", function()
+    local _, html = P.page(srv, adv, "GET", "/courses/" .. course)
+    local csrf = P.csrf_of(html)
+    local before = #api_questions()
+    local status
+    status, html = P.page(srv, adv, "POST", "/courses/" .. course .. "/questions",
+      { csrf = csrf, text = " ", kind = "scale" })
+    assert.equal(422, status)
+    assert.is_true(has(html, 'id="question_text-error"'))
+    status, html = P.page(srv, adv, "POST", "/courses/" .. course .. "/questions",
+      { csrf = csrf, text = "Beholdt tekst", kind = "essay" })
+    assert.equal(422, status)
+    assert.is_true(has(html, 'id="question_kind-error"'))
+    assert.is_true(has(html, 'value="Beholdt tekst"'))
+    assert.equal(403, (P.page(srv, adv, "POST", "/courses/" .. course .. "/questions",
+      { text = "Uten token", kind = "scale" })))
+    assert.equal(before, #api_questions())
+  end)
+
+  it("archives a question of the course, refusing one without CSRF", function()
+    local qid = srv:expect(201, "POST", "/courses/" .. course .. "/evaluation-questions",
+      { text = "Arkiveres", kind = "scale" }).id
+    local path = "/courses/" .. course .. "/questions/" .. qid .. "/archive"
+    assert.equal(403, (P.page(srv, adv, "POST", path, {})))
+    local listed = function()
+      for _, q in ipairs(api_questions()) do if q.id == qid then return true end end
+      return false
+    end
+    assert.is_true(listed())
+    local _, html = P.page(srv, adv, "GET", "/courses/" .. course)
+    local status, _, headers = P.page(srv, adv, "POST", path, { csrf = P.csrf_of(html) })
+    assert.equal(303, status)
+    assert.equal("/courses/" .. course .. "?done=question_archived", headers.location)
+    assert.is_false(listed())   -- archived: no longer asked
+    assert.equal(404, (P.page(srv, adv, "POST", "/courses/" .. course .. "/questions/999999/archive",
+      { csrf = P.csrf_of(html) })))
+  end)
+end)
