@@ -45,31 +45,6 @@ void app_close(struct app *a)
     free(a);
 }
 
-void app_tabulate(struct app *a, int64_t requirement_id)
-{
-    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.system_id, s.name, r.text FROM requirement r "
-                                      "JOIN system s ON s.id = r.system_id WHERE r.id = ?");
-    sqlite3_bind_int64(st, 1, requirement_id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        struct lh_requirement req = {
-            .requirement_id = requirement_id,
-            .system_id = sqlite3_column_int64(st, 0),
-            .system = db_text(st, 1),
-            .requirement = db_text(st, 2),
-        };
-        uint8_t cls[5][5];
-        char *err = NULL;
-        if (lh_tabulate(a->rules, &req, cls, &err)) {
-            /* The gaps still show, without a class from the broken rule. */
-            fprintf(stderr, "evne: rules: %s\n", err);
-            free(err);
-            a->rules_broken = 1;
-        }
-        gap_set_classes(a->gap, requirement_id, cls);
-    }
-    sqlite3_reset(st);
-}
-
 int app_healthy(struct app *a)
 {
     sqlite3_stmt *st = db_stmt(a->db, "SELECT count(*) FROM sqlite_schema");

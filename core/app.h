@@ -56,10 +56,6 @@ void app_handle_request(struct http_request *req, void *ctx);
 /* True when the database and the rules are usable (GET /healthz). */
 int app_healthy(struct app *a);
 
-/* Tabulates the thresholds policy for one requirement into the gap index (after it is created
- * or renamed); logs and leaves the classes empty when the rule fails. */
-void app_tabulate(struct app *a, int64_t requirement_id);
-
 /* Runs work(arg) off the loop (uv_queue_work), then done(arg, status) on the loop. Without a
  * loop both run at once. */
 void app_defer(struct app *a, void (*work)(void *arg), void (*done)(void *arg, int status),

@@ -8,6 +8,7 @@
 #include "db.h"
 #include "domain.h"
 #include "gap.h"
+#include "rules.h"
 #include "util.h"
 
 #define NAME_MAX_BYTES 200
@@ -134,7 +135,7 @@ int catalog_system_update(struct app *a, int64_t id, const json_t *body, struct 
         }
         sqlite3_reset(st);
         for (size_t i = 0; i < n; i++)
-            app_tabulate(a, ids[i]);
+            rules_classify(a, ids[i]);
         free(ids);
     }
     return 0;
@@ -248,7 +249,7 @@ int catalog_requirement_create(struct app *a, int64_t system_id, const json_t *b
         return -1;
     *id = sqlite3_last_insert_rowid(db_handle(a->db));
     gap_reload_requirement(a->gap, a->db, *id);
-    app_tabulate(a, *id);
+    rules_classify(a, *id);
     return 0;
 }
 
@@ -281,7 +282,7 @@ int catalog_requirement_update(struct app *a, int64_t id, const json_t *body, st
         return -1;
     gap_reload_requirement(a->gap, a->db, id);
     if (text)
-        app_tabulate(a, id);   /* a rule may look at the text */
+        rules_classify(a, id);   /* a rule may look at the text */
     return 0;
 }
 

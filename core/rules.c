@@ -79,6 +79,34 @@ static int tabulate(struct app *a, struct lh *h, struct classes **out, size_t *n
     return 0;
 }
 
+/* What a rule is told about one requirement (lh_requirement). */
+static const char SQL_REQUIREMENT[] = "SELECT r.system_id, s.name, r.text FROM requirement r "
+                                      "JOIN system s ON s.id = r.system_id WHERE r.id = ?";
+
+void rules_classify(struct app *a, int64_t requirement_id)
+{
+    sqlite3_stmt *st = db_stmt(a->db, SQL_REQUIREMENT);
+    sqlite3_bind_int64(st, 1, requirement_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        struct lh_requirement req = {
+            .requirement_id = requirement_id,
+            .system_id = sqlite3_column_int64(st, 0),
+            .system = db_text(st, 1),
+            .requirement = db_text(st, 2),
+        };
+        uint8_t cls[5][5];
+        char *err = NULL;
+        if (lh_tabulate(a->rules, &req, cls, &err)) {
+            /* The gaps still show, without a class from the broken rule. */
+            fprintf(stderr, "evne: rules: %s\n", err);
+            free(err);
+            a->rules_broken = 1;
+        }
+        gap_set_classes(a->gap, requirement_id, cls);
+    }
+    sqlite3_reset(st);
+}
+
 /* The first failing example, as "rules/x.lua example 2: why". */
 struct first_failure {
     char *msg;
@@ -142,8 +170,7 @@ static int effective_with(void *ctx, int64_t e, int64_t r, const struct gap_asse
         list[i] = (struct lh_assessment){.level = history[i].level, .source = history[i].source,
                                          .recorded_at = history[i].recorded_at,
                                          .recorded_by = history[i].recorded_by};
-    sqlite3_stmt *st = db_stmt(a->db, "SELECT r.system_id, s.name, r.text FROM requirement r "
-                                      "JOIN system s ON s.id = r.system_id WHERE r.id = ?");
+    sqlite3_stmt *st = db_stmt(a->db, SQL_REQUIREMENT);
     sqlite3_bind_int64(st, 1, r);
     int rc = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {

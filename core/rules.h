@@ -26,6 +26,11 @@ void rules_watch(struct app *a);
 void rules_unwatch(struct app *a, void (*on_closed)(void *arg), void *arg);
 void rules_close(struct app *a);
 
+/* Classifies one requirement with the running rules into the gap index (after it is created or
+ * renamed, or its system renamed); logs and leaves the classes empty when the rule fails, and
+ * /healthz reports it until the next good reload. */
+void rules_classify(struct app *a, int64_t requirement_id);
+
 /* Puts a committed assessment into the gap index: "the newest counts" natively, or through the
  * running effective-level policy over the pair's whole history. */
 void rules_assessed(struct app *a, int64_t employee_id, int64_t requirement_id, int level,
