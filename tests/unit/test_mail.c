@@ -215,7 +215,7 @@ static void test_subjects_that_need_encoding(void **state)
         "=?UTF-8?B?Zm9v?= is not an encoded word here",
         "  two leading spaces",
         "ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå ÆØÅæøå",
-        "a" "bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
         "𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞 𝄞",
     };
     for (size_t i = 0; i < sizeof subjects / sizeof subjects[0]; i++) {
