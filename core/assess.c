@@ -34,8 +34,8 @@ json_t *assess_assignments_json(struct app *a, int64_t employee_id)
     return json_pack("{s:o, s:o}", "items", items, "profile_ids", ids);
 }
 
-int assess_assign(struct app *a, int64_t employee_id, int64_t by, const json_t *body,
-                  struct derr *e)
+/* Checks one employee's new profile list; 0 or -1 with e. */
+static int assign_check(struct app *a, int64_t employee_id, const json_t *body, struct derr *e)
 {
     static const char *const allowed[] = {"profile_ids", NULL};
     if (!dom_exists(a->db, "SELECT 1 FROM employee WHERE id = ?", employee_id))
@@ -66,11 +66,13 @@ int assess_assign(struct app *a, int64_t employee_id, int64_t by, const json_t *
             return derr(e, 422, "invalid", field, "there is no active profile %lld",
                         (long long)json_integer_value(v));
     }
-    char *list = json_dumps(ids, JSON_COMPACT);
-    if (db_begin(a->db)) {
-        free(list);
-        return derr_db(e);
-    }
+    return 0;
+}
+
+/* Writes one employee's checked list inside the caller's transaction; 0 or -1 (logged). */
+static int assign_write(struct app *a, int64_t employee_id, int64_t by, const json_t *body)
+{
+    char *list = json_dumps(json_object_get(body, "profile_ids"), JSON_COMPACT);
     /* Rows of profiles that stay keep their assigned_at. */
     sqlite3_stmt *st = db_stmt(a->db, "DELETE FROM assignment WHERE employee_id = ?1 AND "
                                       "profile_id NOT IN (SELECT value FROM json_each(?2))");
@@ -85,12 +87,33 @@ int assess_assign(struct app *a, int64_t employee_id, int64_t by, const json_t *
     sqlite3_bind_int64(st, 4, by);
     ok = ok && db_exec_stmt(a->db, st) == 0;
     free(list);
+    return ok ? 0 : -1;
+}
+
+int assess_assign_many(struct app *a, const int64_t *employee_ids, const json_t *const *bodies,
+                       size_t n, int64_t by, struct derr *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (assign_check(a, employee_ids[i], bodies[i], e))
+            return -1;
+    if (db_begin(a->db))
+        return derr_db(e);
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = assign_write(a, employee_ids[i], by, bodies[i]) == 0;
     if (!ok || db_commit(a->db)) {
         db_rollback(a->db);
         return derr_db(e);
     }
-    gap_reload_employee(a->gap, a->db, employee_id);
+    for (size_t i = 0; i < n; i++)
+        gap_reload_employee(a->gap, a->db, employee_ids[i]);
     return 0;
+}
+
+int assess_assign(struct app *a, int64_t employee_id, int64_t by, const json_t *body,
+                  struct derr *e)
+{
+    return assess_assign_many(a, &employee_id, &body, 1, by, e);
 }
 
 const char *assess_source(const json_t *body)

@@ -15,6 +15,10 @@ struct derr;
 /* body: {profile_ids: [..]} replaces the employee's profiles. */
 int assess_assign(struct app *a, int64_t employee_id, int64_t by, const json_t *body,
                   struct derr *e);
+/* Several employees' profiles replaced at once (bodies[i] as for assess_assign): all are
+ * checked, then written in one transaction, or none is. */
+int assess_assign_many(struct app *a, const int64_t *employee_ids, const json_t *const *bodies,
+                       size_t n, int64_t by, struct derr *e);
 /* {"items": [profile...], "profile_ids": [...]}; owned. */
 json_t *assess_assignments_json(struct app *a, int64_t employee_id);
 

@@ -496,18 +496,24 @@ static void changes_free(struct changes *c)
     free(c->v);
 }
 
-/* Writes every change, each through assess_assign. Everything was checked before, so only the
- * database can fail here. 0, or -1 after answering. */
+/* Writes every change in one transaction (assess_assign_many). Everything was checked before,
+ * so only the database can fail here. 0, or -1 after answering. */
 static int changes_apply(struct api_req *r, struct changes *c)
 {
+    int64_t *ids = xmalloc((c->n ? c->n : 1) * sizeof *ids);
+    const json_t **bodies = xmalloc((c->n ? c->n : 1) * sizeof *bodies);
     for (size_t i = 0; i < c->n; i++) {
-        struct derr e;
-        if (assess_assign(r->app, c->v[i].employee_id, r->who.employee_id, c->v[i].body, &e)) {
-            fprintf(stderr, "evne: profiles of %lld: %s\n", (long long)c->v[i].employee_id,
-                    e.message);
-            page_error(r, e.status >= 500 ? e.status : 500, "error.internal");
-            return -1;
-        }
+        ids[i] = c->v[i].employee_id;
+        bodies[i] = c->v[i].body;
+    }
+    struct derr e;
+    int rc = assess_assign_many(r->app, ids, bodies, c->n, r->who.employee_id, &e);
+    free(ids);
+    free(bodies);
+    if (rc) {
+        fprintf(stderr, "evne: team profiles: %s\n", e.message);
+        page_error(r, e.status >= 500 ? e.status : 500, "error.internal");
+        return -1;
     }
     return 0;
 }
