@@ -188,6 +188,7 @@ static void healthz(struct api_req *r)
 /* --- sessions ------------------------------------------------------------------------------ */
 
 struct login_work {
+    char *login;
     char *hash;                 /* NULL when the login is unknown */
     char *password;
     int64_t employee_id;
@@ -208,6 +209,12 @@ static void login_done(void *arg, int status)
     r->work = NULL;
     int ok = status == 0 && w->ok;
     int64_t id = w->employee_id;
+    if (!ok) {
+        char addr[64];
+        http_client_addr(r->http, addr);
+        auth_login_failed(w->login, addr);
+    }
+    free(w->login);
     free(w->hash);
     sodium_memzero(w->password, strlen(w->password));
     free(w->password);
@@ -245,7 +252,15 @@ void api_session_create(struct api_req *r)
         api_derr(r, &e);
         return;
     }
+    char addr[64];
+    http_client_addr(r->http, addr);
+    if (auth_login_blocked(login, addr)) {
+        api_error(r, 429, "too_many_attempts", NULL,
+                  "too many failed logins for this login or address; wait a minute");
+        return;
+    }
     struct login_work *w = xcalloc(1, sizeof *w);
+    w->login = xstrdup(login);
     sqlite3_stmt *st = db_stmt(r->app->db, "SELECT id, password_hash FROM employee "
                                            "WHERE login = ? AND archived = 0");
     sqlite3_bind_text(st, 1, login, -1, SQLITE_TRANSIENT);

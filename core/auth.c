@@ -240,3 +240,55 @@ int auth_cache_check(struct auth_cache *c, struct db *db, const char *hex, uint6
     c->used++;
     return 0;
 }
+
+/* --- failed logins ------------------------------------------------------------------------ */
+
+struct attempts {
+    char key[96];
+    int64_t since;
+    int failures;
+};
+
+static struct attempts attempts[1024];
+
+static struct attempts *attempts_of(const char *key, int create)
+{
+    int64_t now = util_now();
+    struct attempts *free_slot = NULL;
+    for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
+        struct attempts *a = &attempts[i];
+        if (a->key[0] && now - a->since >= AUTH_LOGIN_WINDOW)
+            a->key[0] = '\0';                    /* its window is over */
+        if (a->key[0] && !strcmp(a->key, key))
+            return a;
+        if (!a->key[0] && !free_slot)
+            free_slot = a;
+    }
+    if (!create)
+        return NULL;
+    if (!free_slot)
+        free_slot = &attempts[randombytes_uniform(sizeof attempts / sizeof attempts[0])];
+    snprintf(free_slot->key, sizeof free_slot->key, "%s", key);
+    free_slot->since = now;
+    free_slot->failures = 0;
+    return free_slot;
+}
+
+int auth_login_blocked(const char *login, const char *addr)
+{
+    char k1[96], k2[96];
+    snprintf(k1, sizeof k1, "login:%s", login);
+    snprintf(k2, sizeof k2, "addr:%s", addr);
+    struct attempts *a = attempts_of(k1, 0), *b = attempts_of(k2, 0);
+    return (a && a->failures >= AUTH_LOGIN_FAILURES) || (b && b->failures >= AUTH_LOGIN_FAILURES);
+}
+
+void auth_login_failed(const char *login, const char *addr)
+{
+    char k[96];
+    snprintf(k, sizeof k, "login:%s", login);
+    attempts_of(k, 1)->failures++;
+    snprintf(k, sizeof k, "addr:%s", addr);
+    attempts_of(k, 1)->failures++;
+}
+

@@ -55,6 +55,14 @@ void auth_cache_free(struct auth_cache *c);
 int auth_cache_check(struct auth_cache *c, struct db *db, const char *hex, uint64_t generation,
                      struct principal *who);
 
+/* Failed logins, per login and per client address, in memory: after AUTH_LOGIN_FAILURES within
+ * AUTH_LOGIN_WINDOW seconds, the login page and POST /api/v1/session answer 429 for a while.
+ * Loop thread only. */
+#define AUTH_LOGIN_FAILURES 5
+#define AUTH_LOGIN_WINDOW 60
+int auth_login_blocked(const char *login, const char *addr);
+void auth_login_failed(const char *login, const char *addr);
+
 /* Loads the principal of an employee (roles, managed departments). -1 when unknown/archived. */
 int auth_principal_load(struct db *db, int64_t employee_id, struct principal *who);
 

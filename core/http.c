@@ -755,3 +755,21 @@ const char *http_status_text(int status)
     default: return "Unknown";
     }
 }
+
+/* The address a failed login is counted against. Behind a reverse proxy on the same machine
+ * (the TLS set-up docs/operations.md describes) every request comes from loopback, so the
+ * proxy's X-Forwarded-For names the client; from anywhere else the header is not trusted. */
+void http_client_addr(const struct http_request *req, char out[64])
+{
+    const char *peer = req->remote_addr ? req->remote_addr : "";
+    const char *xff = http_header(req, "x-forwarded-for");
+    if (xff && (!strcmp(peer, "127.0.0.1") || !strcmp(peer, "::1"))) {
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ')
+            last++;
+        snprintf(out, 64, "%.*s", (int)strcspn(last, " "), last);
+        return;
+    }
+    snprintf(out, 64, "%s", peer);
+}

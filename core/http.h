@@ -103,6 +103,10 @@ const char *http_header(const struct http_request *req, const char *name);
 void http_respond(struct http_request *req, int status, const char *content_type,
                   const char *body, size_t body_len, const char *extra_headers);
 
+/* The client's address for limits: the peer's, or behind a reverse proxy on this machine (a
+ * loopback peer), the last entry of X-Forwarded-For. */
+void http_client_addr(const struct http_request *req, char out[64]);
+
 /* The query parameter `name`, percent-decoded, into an owned string; NULL when absent. */
 char *http_query_param(const struct http_request *req, const char *name);
 

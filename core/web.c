@@ -174,75 +174,6 @@ static void csrf_of(const char *token, char out[33])
     sodium_bin2hex(out, 33, h, sizeof h);
 }
 
-/* --- failed logins --------------------------------------------------------------------------- */
-
-struct attempts {
-    char key[96];
-    int64_t since;
-    int failures;
-};
-
-static struct attempts attempts[1024];
-
-static struct attempts *attempts_of(const char *key, int create)
-{
-    int64_t now = util_now();
-    struct attempts *free_slot = NULL;
-    for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
-        struct attempts *a = &attempts[i];
-        if (a->key[0] && now - a->since >= WEB_LOGIN_WINDOW)
-            a->key[0] = '\0';                    /* its window is over */
-        if (a->key[0] && !strcmp(a->key, key))
-            return a;
-        if (!a->key[0] && !free_slot)
-            free_slot = a;
-    }
-    if (!create)
-        return NULL;
-    if (!free_slot)
-        free_slot = &attempts[randombytes_uniform(sizeof attempts / sizeof attempts[0])];
-    snprintf(free_slot->key, sizeof free_slot->key, "%s", key);
-    free_slot->since = now;
-    free_slot->failures = 0;
-    return free_slot;
-}
-
-static int too_many(const char *login, const char *addr)
-{
-    char k1[96], k2[96];
-    snprintf(k1, sizeof k1, "login:%s", login);
-    snprintf(k2, sizeof k2, "addr:%s", addr);
-    struct attempts *a = attempts_of(k1, 0), *b = attempts_of(k2, 0);
-    return (a && a->failures >= WEB_LOGIN_FAILURES) || (b && b->failures >= WEB_LOGIN_FAILURES);
-}
-
-static void record_failure(const char *login, const char *addr)
-{
-    char k[96];
-    snprintf(k, sizeof k, "login:%s", login);
-    attempts_of(k, 1)->failures++;
-    snprintf(k, sizeof k, "addr:%s", addr);
-    attempts_of(k, 1)->failures++;
-}
-
-/* The address a failed login is counted against. Behind a reverse proxy on the same machine
- * (the TLS set-up docs/operations.md describes) every request comes from loopback, so the
- * proxy's X-Forwarded-For names the client; from anywhere else the header is not trusted. */
-static void client_addr(const struct http_request *req, char out[64])
-{
-    const char *peer = req->remote_addr ? req->remote_addr : "";
-    const char *xff = http_header(req, "x-forwarded-for");
-    if (xff && (!strcmp(peer, "127.0.0.1") || !strcmp(peer, "::1"))) {
-        const char *last = strrchr(xff, ',');
-        last = last ? last + 1 : xff;
-        while (*last == ' ')
-            last++;
-        snprintf(out, 64, "%.*s", (int)strcspn(last, " "), last);
-        return;
-    }
-    snprintf(out, 64, "%s", peer);
-}
-
 /* The target to come back to after the login, percent-encoded as a query value. Static. */
 static const char *login_next(const char *target)
 {
@@ -472,8 +403,8 @@ static void login_done(void *arg, int status)
     char token[AUTH_TOKEN_HEX + 1];
     if (status || !w->ok) {
         char addr[64];
-        client_addr(r->http, addr);
-        record_failure(w->login, addr);
+        http_client_addr(r->http, addr);
+        auth_login_failed(w->login, addr);
         login_form(r, 401, "login.wrong", w->login, w->next);
     } else if (db_begin(r->app->db) || auth_token_create(r->app->db, w->employee_id, token) ||
                db_commit(r->app->db)) {
@@ -499,8 +430,8 @@ static void page_login_post(struct api_req *r)
         return;
     }
     char addr[64];
-    client_addr(r->http, addr);
-    if (too_many(login, addr)) {
+    http_client_addr(r->http, addr);
+    if (auth_login_blocked(login, addr)) {
         login_form(r, 429, "login.too_many", login, next);
         return;
     }

@@ -21,8 +21,6 @@ struct http_request;
 
 #define WEB_SESSION_COOKIE "evne_session"
 #define WEB_LANG_COOKIE "evne_lang"
-#define WEB_LOGIN_FAILURES 5          /* per login and per address ... */
-#define WEB_LOGIN_WINDOW 60           /* ... within this many seconds: then 429 */
 
 /* Routes a request for a page or a static file. */
 void web_dispatch(struct app *a, struct http_request *req);

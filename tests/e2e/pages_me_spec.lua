@@ -238,4 +238,17 @@ describe("failed logins", function()
     -- the first one is, whatever login it tries
     assert.equal(429, try("radgiver", "demo", "198.51.100.7"))
   end)
+
+  it("count the API's logins too, in the same tally as the page's", function()
+    local client = { "X-Forwarded-For: 198.51.100.20" }
+    for _ = 1, 5 do
+      assert.equal(401, (srv:request("POST", "/api/v1/session",
+        { login = "ansatt", password = "gjett" }, nil, client)))
+    end
+    local status, body = srv:request("POST", "/api/v1/session",
+      { login = "ansatt", password = "demo" }, nil, client)
+    H.check_error(status, body, 429, "too_many_attempts")
+    assert.equal(429, (P.page(srv, nil, "POST", "/login",
+      { { "login", "radgiver" }, { "password", "demo" } }, client)))
+  end)
 end)
