@@ -39,6 +39,10 @@ struct mail {
     const char *subject;     /* UTF-8; encoded for the header when sent */
     const char *body;        /* UTF-8 plain text */
     const char *ics;         /* a text/calendar attachment (an invitation), or NULL */
+    const char *html;        /* an HTML alternative of body (multipart/alternative), or NULL */
+    const char *attachment_name;  /* a file attached (a report's "rapport.csv"), or NULL */
+    const char *attachment_type;  /* its MIME type, e.g. "text/csv; charset=UTF-8" */
+    const char *attachment;       /* its bytes (text, NUL-terminated) */
 };
 
 /* Adds m to the outbox, due now. Call it inside the transaction of the event that causes it,
