@@ -20,6 +20,7 @@ struct rules_state;
 struct view;
 struct auth_cache;
 struct mail_worker;
+struct sched;
 
 struct app {
     struct db *db;
@@ -34,6 +35,8 @@ struct app {
     struct auth_cache *auth;  /* checked tokens */
     uint64_t generation;      /* bumped by every answered write: cached sessions are re-checked */
     struct mail_worker *mail; /* mail.c: the outbox's delivery; NULL when mail is not sent */
+    struct sched *sched;      /* schedule.c: the jobs; NULL when nothing is scheduled */
+    int clock_control;        /* serve --clock: POST /api/v1/admin/clock may move the clock */
 };
 
 struct app_config {

@@ -158,7 +158,8 @@ char *buf_steal(struct buf *b)
     return s;
 }
 
-static int64_t clock_offset;
+/* Atomic: the test clock may be moved on the loop while the mail worker reads the time. */
+static _Atomic int64_t clock_offset;
 
 int64_t util_now(void) { return (int64_t)time(NULL) + clock_offset; }
 

@@ -2,8 +2,7 @@
  *
  * Allocation that aborts on out-of-memory (evne cannot serve half a request), a growable byte
  * buffer, the wall clock (which tests may shift, see util_clock_set), and ISO 8601 formatting.
- * Everything here is callable from any thread except util_clock_set, which is called once at
- * start-up before the loop runs.
+ * Everything here is callable from any thread; util_clock_set is for tests (serve --clock).
  */
 #ifndef EVNE_UTIL_H
 #define EVNE_UTIL_H
