@@ -63,6 +63,10 @@ static const struct route routes[] = {
     {"POST", "/api/v1/admin/rules/reload", api_rules_reload, ADMIN},
     {"POST", "/api/v1/admin/rules/preview", api_rules_preview, ADMIN},
     {"GET", "/api/v1/admin/outbox", api_outbox_list, ADMIN},
+    {"GET", "/api/v1/admin/jobs", api_jobs_list, ADMIN},
+    {"POST", "/api/v1/admin/jobs/{name}/run", api_job_run, ADMIN},
+    {"GET", "/api/v1/admin/jobs/runs/{id}", api_job_run_get, ADMIN},
+    {"POST", "/api/v1/admin/clock", api_clock_set, ADMIN},
     /* courses (api_course.c) */
     {"GET", "/api/v1/courses", api_courses_list, ANY},
     {"POST", "/api/v1/courses", api_courses_create, ADVISER},

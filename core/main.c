@@ -15,6 +15,7 @@
 #include "mail.h"
 #include "rules.h"
 #include "rules_cli.h"
+#include "schedule.h"
 #include "server.h"
 #include "util.h"
 
@@ -47,12 +48,13 @@ static const char usage_serve[] =
     "                  [--max-connections N] [--clock UNIX_TIME] [--secure-cookies]\n"
     "                  [--smtp-host HOST [--smtp-port N] [--smtp-tls none|starttls|tls]\n"
     "                   [--smtp-user USER --smtp-password-file FILE] --mail-from ADDRESS\n"
-    "                   [--mail-retry-seconds 30]]\n"
+    "                   [--mail-retry-seconds 30]] [--schedule FILE]\n"
     "\n"
     "Serves the web pages, the JSON API (/api/v1) and /healthz. The rules folder defaults to\n"
     "$EVNE_RULES, else ./rules when it exists, else share/evne/rules beside the installed\n"
     "binary (" EVNE_SHARE_DIR "/rules). SIGTERM or SIGINT stops it gracefully.\n"
-    "--clock starts the server's clock at the given time (for tests). --secure-cookies marks\n"
+    "--clock starts the server's clock at the given time, and lets an admin move it with\n"
+    "POST /api/v1/admin/clock (for tests). --secure-cookies marks\n"
     "the session cookie Secure: use it when evne is behind a TLS proxy.\n"
     "\n"
     "Mail (invitations, approvals, reminders) waits in the database's outbox and is sent over\n"
@@ -60,7 +62,10 @@ static const char usage_serve[] =
     "--smtp-tls is starttls by default (port 587); tls is TLS from the start (port 465), none\n"
     "is plain SMTP (port 25, for a relay nearby). The password is the first line of the file.\n"
     "A failed attempt is retried after --mail-retry-seconds, then 4, 20 and 120 times that,\n"
-    "at most 10 times; a 5xx answer fails the mail at once (GET /api/v1/admin/outbox).\n";
+    "at most 10 times; a 5xx answer fails the mail at once (GET /api/v1/admin/outbox).\n"
+    "\n"
+    "Jobs (reminders, monthly reports, snapshots, backups) run on the schedule in --schedule\n"
+    "FILE (docs/operations.md), by default:\n" SCHED_DEFAULT;
 
 static const char usage_demo[] =
     "usage: evne demo --db PATH\n"
@@ -288,6 +293,12 @@ static void on_stopped(void *arg)
     rules_unwatch(s->app, on_unwatched, s);
 }
 
+static void on_sched_stopped(void *arg)
+{
+    struct serving *s = arg;
+    srv_shutdown(s->srv, on_stopped, s);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct serving *s = h->data;
@@ -296,13 +307,48 @@ static void on_signal(uv_signal_t *h, int signum)
     s->stopping = 1;
     fprintf(stderr, "evne: %s: finishing the requests in flight, then stopping\n",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    srv_shutdown(s->srv, on_stopped, s);
+    sched_stop(s->app, on_sched_stopped, s);
+}
+
+/* The schedule: the file's text, or the built-in default. 0 and *out, or -1 (said why). */
+static int read_schedule(const char *path, struct sched_config **out)
+{
+    char *text = NULL, *err = NULL;
+    if (path) {
+        FILE *f = fopen(path, "r");
+        struct buf b = {0};
+        char chunk[4096];
+        size_t n;
+        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            buf_append(&b, chunk, n);
+        if (!f || ferror(f)) {
+            fprintf(stderr, "evne: cannot read the schedule %s\n", path);
+            if (f)
+                fclose(f);
+            buf_free(&b);
+            return -1;
+        }
+        fclose(f);
+        buf_append(&b, "", 0);
+        text = buf_steal(&b);
+    }
+    int rc = sched_config_parse(text ? text : SCHED_DEFAULT, out, &err);
+    if (rc) {
+        fprintf(stderr, "evne: %s: %s\n", path, err);
+        free(err);
+    }
+    free(text);
+    return rc;
 }
 
 static int serve(const char *path, const char *rules, const char *web, const char *lua,
-                 int secure, const struct srv_config *cfg, const struct mail_config *mail)
+                 int secure, const struct srv_config *cfg, const struct mail_config *mail,
+                 const char *schedule, int clock_control)
 {
     signal(SIGPIPE, SIG_IGN);
+    struct sched_config *sched_config;
+    if (read_schedule(schedule, &sched_config))
+        return 1;
     struct serving s = {.loop = uv_default_loop()};
     struct app *app;
     char *err = NULL;
@@ -311,12 +357,15 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     if (app_open(&acfg, &app, &err)) {
         fprintf(stderr, "evne: %s\n", err);
         free(err);
+        sched_config_free(sched_config);
         return 1;
     }
+    app->clock_control = clock_control;
     s.srv = srv_start(s.loop, cfg, app_handle_request, app, &err);
     if (!s.srv) {
         fprintf(stderr, "evne: %s\n", err);
         free(err);
+        sched_config_free(sched_config);
         app_close(app);
         return 1;
     }
@@ -327,6 +376,12 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     } else if (mail_start(app, mail, &err)) {
         /* Nothing is lost: the outbox keeps the mail for a start that can send it. */
         fprintf(stderr, "evne: %s; mail waits in the outbox\n", err);
+        free(err);
+        err = NULL;
+    }
+    /* The jobs the schedule can name (sched_add), then the schedule. */
+    if (sched_start(app, sched_config, &err)) {
+        fprintf(stderr, "evne: %s; nothing runs by itself\n", err);
         free(err);
         err = NULL;
     }
@@ -362,9 +417,10 @@ static int cmd_serve(int argc, char **argv)
                                          {"smtp-password-file", required_argument, 0, 'W'},
                                          {"mail-from", required_argument, 0, 'F'},
                                          {"mail-retry-seconds", required_argument, 0, 'R'},
+                                         {"schedule", required_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
-    const char *path = NULL, *rules = NULL;
-    int secure = 0;
+    const char *path = NULL, *rules = NULL, *schedule = NULL;
+    int secure = 0, clock_control = 0;
     struct srv_config cfg = {.host = "127.0.0.1", .port = DEFAULT_PORT, .max_connections = 1024,
                              .request_timeout_ms = 10000, .idle_timeout_ms = 60000};
     struct mail_config mail = {.tls = MAIL_TLS_STARTTLS, .retry_seconds = 30};
@@ -378,6 +434,7 @@ static int cmd_serve(int argc, char **argv)
         case 'd': path = optarg; break;
         case 'H': cfg.host = optarg; break;
         case 'r': rules = optarg; break;
+        case 'J': schedule = optarg; break;
         case 's': secure = 1; break;
         case 'S': mail.host = optarg; break;
         case 'U': mail.user = optarg; smtp_flags = 1; break;
@@ -424,6 +481,7 @@ static int cmd_serve(int argc, char **argv)
             if (parse_int(optarg, 0, 4102444800L, &v))
                 return bad_usage(usage_serve, "--clock must be a unix time, not '%s'", optarg);
             util_clock_set(v);
+            clock_control = 1;
             break;
         default: return bad_usage(usage_serve, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -457,7 +515,8 @@ static int cmd_serve(int argc, char **argv)
 
     char *def_rules = rules ? NULL : default_rules(), *web = share_path("web"),
          *lua = share_path("lua");
-    int rc = serve(path, rules ? rules : def_rules, web, lua, secure, &cfg, &mail);
+    int rc = serve(path, rules ? rules : def_rules, web, lua, secure, &cfg, &mail, schedule,
+                   clock_control);
     sodium_memzero(password, sizeof password);
     free(def_rules);
     free(web);

@@ -21,6 +21,20 @@ static int match(const char *pattern, const char *path, int64_t ids[ROUTER_MAX_I
             pattern += 4;
             continue;
         }
+        if (*pattern == '{' && !strncmp(pattern, "{name}", 6)) {
+            /* a word of the API's own (a job's name): lowercase letters, digits, - and _ */
+            int len = 0;
+            while ((*path >= 'a' && *path <= 'z') || (*path >= '0' && *path <= '9') ||
+                   *path == '-' || *path == '_') {
+                path++;
+                if (++len > 31)
+                    return 0;
+            }
+            if (!len)
+                return 0;
+            pattern += 6;
+            continue;
+        }
         if (*pattern++ != *path++)
             return 0;
     }

@@ -1,5 +1,6 @@
-/* router: method + path -> handler. Patterns are literal segments and `{id}` (a positive
- * integer); a path that matches some pattern under another method is a 405 with its Allow list.
+/* router: method + path -> handler. Patterns are literal segments, `{id}` (a positive
+ * integer) and `{name}` (a word of lowercase letters, digits, - and _, at most 31; not captured:
+ * the handler reads it from the path); a path that matches some pattern under another method is a 405 with its Allow list.
  * The table is static data; matching allocates nothing.
  */
 #ifndef EVNE_ROUTER_H

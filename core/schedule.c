@@ -552,7 +552,7 @@ int sched_start(struct app *a, struct sched_config *config, char **err)
         return -1;
     }
     for (int i = 0; i < config->count; i++)
-        if (!job_named(s, config->entries[i].name))
+        if (config->entries[i].every != EVERY_OFF && !job_named(s, config->entries[i].name))
             fprintf(stderr, "evne: schedule: no job is called '%s'; the line is ignored\n",
                     config->entries[i].name);
     uv_timer_init(a->loop, &s->timer);

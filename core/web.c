@@ -250,6 +250,7 @@ static json_t *nav_for(const struct api_req *r)
         json_array_append_new(nav, nav_item("/admin/departments", "nav.departments", path));
         json_array_append_new(nav, nav_item("/admin/rules", "nav.rules", path));
         json_array_append_new(nav, nav_item("/admin/outbox", "nav.outbox", path));
+        json_array_append_new(nav, nav_item("/admin/jobs", "nav.jobs", path));
     }
     nav_one_current(nav);
     return nav;
@@ -527,6 +528,7 @@ static const struct {
     {page_rules_routes, &page_rules_nroutes},
     {page_courses_routes, &page_courses_nroutes},
     {page_learning_routes, &page_learning_nroutes},
+    {page_jobs_routes, &page_jobs_nroutes},
 };
 
 void web_dispatch(struct app *a, struct http_request *req)

@@ -60,6 +60,8 @@ extern const struct route page_admin_routes[];
 extern const size_t page_admin_nroutes;
 extern const struct route page_reports_routes[];
 extern const size_t page_reports_nroutes;
+extern const struct route page_jobs_routes[];
+extern const size_t page_jobs_nroutes;
 extern const struct route page_rules_routes[];
 extern const size_t page_rules_nroutes;
 extern const struct route page_courses_routes[];   /* the adviser's courses, matches, results */
