@@ -67,6 +67,16 @@ struct http_conn {
     int dead;                   /* http_conn_free() was called */
     int depth;
     enum fail_kind fail;
+    http_body_limit_fn body_limit_fn;
+    size_t body_limit;          /* of the request being received */
+
+    /* a streamed answer (http_respond_stream) in progress */
+    int streaming;
+    int stream_chunked;         /* 0: HTTP/1.0, the body ends when the connection does */
+    int stream_status;
+    http_produce_fn produce;
+    http_stream_done_fn stream_done;
+    void *stream_arg;
 
     struct http_request req;
     char empty[1];              /* the body of a request without one */
@@ -229,7 +239,7 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
-    if (c->body.len + n > HTTP_MAX_BODY_BYTES) {
+    if (c->body.len + n > c->body_limit) {
         c->fail = FAIL_BODY_TOO_LARGE;
         return HPE_USER;
     }
@@ -353,7 +363,7 @@ static const char *fail_code(enum fail_kind kind, int *status, const char **mess
         return "too_many_headers";
     case FAIL_BODY_TOO_LARGE:
         *status = 413;
-        *message = "request body exceeds 1048576 bytes";
+        *message = "request body exceeds the limit";   /* fail_request names the limit */
         return "body_too_large";
     case FAIL_BAD_PATH:
         *status = 400;
@@ -391,6 +401,10 @@ static void fail_request(struct http_conn *c, enum fail_kind kind, const char *r
             r[0] = (char)(r[0] + 32);
         snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s: %s\"}}", code,
                  message, r);
+    } else if (kind == FAIL_BODY_TOO_LARGE) {
+        snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":\"%s\",\"message\":\"request body exceeds %zu bytes\"}}",
+                 code, c->body_limit);
     } else {
         snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
                  message);
@@ -521,7 +535,12 @@ static size_t parse(struct http_conn *c, const char *data, size_t len)
         }
         if (c->paused_at_headers) {
             c->paused_at_headers = 0;
-            if (c->parser.content_length > HTTP_MAX_BODY_BYTES &&
+            size_t limit = c->body_limit_fn && c->have_url
+                               ? c->body_limit_fn(llhttp_method_name(c->parser.method),
+                                                  c->head.data + c->url_off)
+                               : 0;
+            c->body_limit = limit ? limit : HTTP_MAX_BODY_BYTES;
+            if (c->parser.content_length > c->body_limit &&
                 (c->parser.flags & F_CONTENT_LENGTH)) {
                 fail_request(c, FAIL_BODY_TOO_LARGE, NULL);
                 break;
@@ -593,14 +612,25 @@ struct http_conn *http_conn_new(http_handler_fn on_request, http_write_fn write,
     c->ctx = ctx;
     c->remote_addr = xstrdup(remote_addr ? remote_addr : "");
     c->state = HTTP_CONN_IDLE;
+    c->body_limit = HTTP_MAX_BODY_BYTES;
     return c;
 }
+
+void http_conn_set_body_limit(struct http_conn *c, http_body_limit_fn fn) { c->body_limit_fn = fn; }
+
+static void stream_end(struct http_conn *c, int ok);
 
 void http_conn_free(struct http_conn *c)
 {
     if (!c)
         return;
     c->dead = 1;
+    if (c->streaming && c->depth == 0) {
+        /* the peer went away in the middle of a streamed answer: abandon it */
+        c->depth++;
+        stream_end(c, 0);
+        c->depth--;
+    }
     if (c->depth > 0 || c->state == HTTP_CONN_HANDLING)
         return;
     conn_destroy(c);
@@ -632,18 +662,9 @@ int http_conn_feed(struct http_conn *c, const char *data, size_t len)
     return rc;
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const char *body, size_t body_len, const char *extra_headers)
+/* The request is answered: the next one may be parsed. */
+static void request_done(struct http_conn *c)
 {
-    struct http_conn *c = req->conn;
-    UTIL_ASSERT(c && req == &c->req && c->state == HTTP_CONN_HANDLING);
-    c->depth++;
-    if (c->last_request)
-        c->closing = 1;
-    log_line(req->method, req->path, status, util_monotonic_us() - req->started_us);
-    if (!c->dead)
-        send_answer(c, status, content_type, body, body_len, extra_headers, c->closing,
-                    c->keep_alive && c->parser.http_major == 1 && c->parser.http_minor == 0);
     reset_request(c);
     c->state = HTTP_CONN_IDLE;
     if (!c->closing && !c->dead) {
@@ -652,8 +673,119 @@ void http_respond(struct http_request *req, int status, const char *content_type
         if (c->depth == 1)
             parse_pending(c);
     }
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type,
+                  const char *body, size_t body_len, const char *extra_headers)
+{
+    struct http_conn *c = req->conn;
+    UTIL_ASSERT(c && req == &c->req && c->state == HTTP_CONN_HANDLING && !c->streaming);
+    c->depth++;
+    if (c->last_request)
+        c->closing = 1;
+    log_line(req->method, req->path, status, util_monotonic_us() - req->started_us);
+    if (!c->dead)
+        send_answer(c, status, content_type, body, body_len, extra_headers, c->closing,
+                    c->keep_alive && c->parser.http_major == 1 && c->parser.http_minor == 0);
+    request_done(c);
     leave(c);
 }
+
+/* --- streamed answers ---------------------------------------------------------------------- */
+
+/* Ends a streamed answer: complete (ok) or abandoned, in which case the connection closes so
+ * that the client cannot take a cut body for a whole one. */
+static void stream_end(struct http_conn *c, int ok)
+{
+    c->streaming = 0;
+    if (!ok)
+        c->closing = 1;
+    log_line(c->req.method, c->req.path, c->stream_status,
+             util_monotonic_us() - c->req.started_us);
+    http_stream_done_fn done = c->stream_done;
+    void *arg = c->stream_arg;
+    c->produce = NULL;
+    c->stream_done = NULL;
+    c->stream_arg = NULL;
+    done(arg, ok);
+    request_done(c);
+}
+
+void http_respond_stream(struct http_request *req, int status, const char *content_type,
+                         const char *extra_headers, http_produce_fn produce,
+                         http_stream_done_fn done, void *arg)
+{
+    struct http_conn *c = req->conn;
+    UTIL_ASSERT(c && req == &c->req && c->state == HTTP_CONN_HANDLING && !c->streaming);
+    UTIL_ASSERT(produce && done && status >= 200 && status != 204 && status != 304);
+    c->depth++;
+    int http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    /* without chunks, only the end of the connection can end the body */
+    if (c->last_request || http10)
+        c->closing = 1;
+    c->streaming = 1;
+    c->stream_chunked = !http10;
+    c->stream_status = status;
+    c->produce = produce;
+    c->stream_done = done;
+    c->stream_arg = arg;
+    if (c->dead) {
+        stream_end(c, 0);
+        leave(c);
+        return;
+    }
+    struct buf h = {0};
+    buf_printf(&h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+    if (content_type)
+        buf_printf(&h, "Content-Type: %s\r\n", content_type);
+    buf_printf(&h, "%sDate: %s\r\n%s%s\r\n",
+               c->stream_chunked ? "Transfer-Encoding: chunked\r\n" : "", date_now(),
+               c->closing ? "Connection: close\r\n" : "", extra_headers ? extra_headers : "");
+    size_t len = h.len;
+    c->write(c, buf_steal(&h), len, c->ctx);
+    leave(c);
+}
+
+void http_conn_drained(struct http_conn *c)
+{
+    if (!c->streaming || c->dead)
+        return;
+    c->depth++;
+    struct buf piece = {0};
+    int rc;
+    /* a producer that answers "more" without adding anything would never be called again (no
+     * write, no drain): a few retries, then it counts as failed */
+    int tries = 0;
+    do
+        rc = c->produce(c->stream_arg, &piece);
+    while (rc == 1 && piece.len == 0 && ++tries < 64);
+    if (rc == 1 && piece.len == 0)
+        rc = -1;
+    if (piece.len || (rc == 0 && c->stream_chunked)) {
+        struct buf out = {0};
+        buf_reserve(&out, piece.len + 32);
+        if (c->stream_chunked && piece.len)
+            buf_printf(&out, "%zx\r\n", piece.len);
+        if (piece.len)
+            buf_append(&out, piece.data, piece.len);
+        if (c->stream_chunked && piece.len)
+            buf_puts(&out, "\r\n");
+        if (c->stream_chunked && rc == 0)
+            buf_puts(&out, "0\r\n\r\n");
+        size_t len = out.len;
+        if (!c->dead)
+            c->write(c, buf_steal(&out), len, c->ctx);
+        buf_free(&out);
+    }
+    buf_free(&piece);
+    if (rc != 1)
+        stream_end(c, rc == 0);
+    else if (c->dead)
+        stream_end(c, 0);
+    leave(c);
+}
+
+int http_conn_streaming(const struct http_conn *c) { return c->streaming; }
 
 enum http_conn_state http_conn_state(const struct http_conn *c) { return c->state; }
 

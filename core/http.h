@@ -4,12 +4,14 @@
  * time and in order, through the handler given at creation; the handler answers each with
  * http_respond(), at once or later (an answer that waits on a worker). Requests pipelined behind
  * an unanswered one wait in the input buffer, so answers always leave in request order. Each
- * answer (status line, headers and body) is handed to the `write` callback as one buffer.
+ * answer (status line, headers and body) is handed to the `write` callback as one buffer, but a
+ * streamed one (http_respond_stream), which goes piece by piece as the transport drains.
  * Limits: request line and headers over HTTP_MAX_HEADER_BYTES answer 431, a body over
- * HTTP_MAX_BODY_BYTES answers 413 (a Content-Length over it as soon as the headers are in, so
- * such a body is never stored), bytes llhttp rejects answer 400; each of these closes the
- * connection after the answer, which is JSON: {"error":{"code":"...","message":"..."}}. A request
- * with "Expect: 100-continue" gets its interim "100 Continue" as a write of its own.
+ * HTTP_MAX_BODY_BYTES (or the route's own limit, http_conn_set_body_limit) answers 413 (a
+ * Content-Length over it as soon as the headers are in, so such a body is never stored), bytes
+ * llhttp rejects answer 400; each of these closes the connection after the answer, which is
+ * JSON: {"error":{"code":"...","message":"..."}}. A request with "Expect: 100-continue" gets its
+ * interim "100 Continue" as a write of its own.
  *
  * Keeping the protocol apart from libuv lets the fuzz harness and the unit tests drive the exact
  * code that serves real sockets. Single-threaded: everything runs on the loop thread.
@@ -63,6 +65,12 @@ struct http_conn *http_conn_new(http_handler_fn on_request, http_write_fn write,
  * writing; the handler need not know. Safe to call from inside the callbacks. */
 void http_conn_free(struct http_conn *c);
 
+/* A larger body for some routes (an HR file to import): fn(method, target) is asked once a
+ * request's head is in (target as sent, query included) and answers that request's body limit,
+ * or 0 for HTTP_MAX_BODY_BYTES. Without fn every request has HTTP_MAX_BODY_BYTES. */
+typedef size_t (*http_body_limit_fn)(const char *method, const char *target);
+void http_conn_set_body_limit(struct http_conn *c, http_body_limit_fn fn);
+
 /* Parses what it can of data; data is borrowed for the call only. Bytes that arrive while a
  * request is with the handler wait in the connection (at most HTTP_MAX_PENDING_BYTES; beyond that
  * the connection closes after the answer). Returns 0, or -1 when the connection must close once
@@ -102,6 +110,30 @@ const char *http_header(const struct http_request *req, const char *name);
  * this call when the answer comes later than the handler's return). */
 void http_respond(struct http_request *req, int status, const char *content_type,
                   const char *body, size_t body_len, const char *extra_headers);
+
+/* A streamed answer, for bodies too large to hold whole (an export of 50,000 employees). The
+ * head goes out at once with Transfer-Encoding: chunked (to an HTTP/1.0 client: no length, and
+ * the connection closes at the end); then, each time the transport says that everything handed
+ * to `write` has left (http_conn_drained), produce(arg, out) appends the next piece of the body
+ * to out and answers 1 when more follows, 0 after the last piece, or -1 when it failed: the body
+ * then ends without its final chunk, which tells the client that it is incomplete, and the
+ * connection closes. So at most one piece is in memory at a time, and a client that reads slowly
+ * is sent no faster than it reads. done(arg, ok) runs exactly once, when the answer is complete
+ * (ok 1) or abandoned (ok 0: produce failed, or the connection went away); it frees what arg
+ * holds. Like http_respond it ends the request (the log line is written at the end, with the
+ * whole duration) and the next pipelined request waits until then. content_type and
+ * extra_headers are borrowed for the call. */
+struct buf;
+typedef int (*http_produce_fn)(void *arg, struct buf *out);
+typedef void (*http_stream_done_fn)(void *arg, int ok);
+void http_respond_stream(struct http_request *req, int status, const char *content_type,
+                         const char *extra_headers, http_produce_fn produce,
+                         http_stream_done_fn done, void *arg);
+/* Called by the transport when every buffer handed to `write` has been written: a streamed
+ * answer's next piece is produced then. Does nothing when no answer is streaming. */
+void http_conn_drained(struct http_conn *c);
+/* True while a streamed answer is being sent (the transport times its progress). */
+int http_conn_streaming(const struct http_conn *c);
 
 /* The client's address for limits: the peer's, or behind a reverse proxy on this machine (a
  * loopback peer), the last entry of X-Forwarded-For. */

@@ -121,7 +121,8 @@ static void conn_close(struct srv_conn *cn)
 static void conn_on_timeout(uv_timer_t *t)
 {
     struct srv_conn *cn = t->data;
-    if (!cn->lingering && http_conn_state(cn->http) == HTTP_CONN_HANDLING)
+    if (!cn->lingering && http_conn_state(cn->http) == HTTP_CONN_HANDLING &&
+        !http_conn_streaming(cn->http))
         return;
     conn_close(cn);
 }
@@ -173,6 +174,10 @@ static void conn_on_write(uv_write_t *req, int status)
         conn_close(cn);
         return;
     }
+    /* a streamed answer's next piece goes out only when the last one has left: the client's
+     * reading paces the producer */
+    if (cn->pending_writes == 0 && !cn->lingering)
+        http_conn_drained(cn->http);
     conn_update(cn);
 }
 
@@ -257,7 +262,12 @@ static void conn_update(struct srv_conn *cn)
     enum http_conn_state st = http_conn_state(cn->http);
     uint64_t seq = http_conn_seq(cn->http);
     if (st == HTTP_CONN_HANDLING) {
-        uv_timer_stop(&cn->timer);
+        /* a streamed answer must keep moving: a client that stops reading is let go after
+         * idle_timeout_ms without progress */
+        if (http_conn_streaming(cn->http) && s->cfg.idle_timeout_ms > 0)
+            uv_timer_start(&cn->timer, conn_on_timeout, (uint64_t)s->cfg.idle_timeout_ms, 0);
+        else
+            uv_timer_stop(&cn->timer);
     } else if (http_conn_closing(cn->http) || cn->peer_eof ||
                (s->shutting_down && st == HTTP_CONN_IDLE)) {
         conn_finish(cn);
@@ -343,6 +353,8 @@ static void srv_on_connection(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&cn->tcp, 1);
     peer_name(&cn->tcp, cn->remote, sizeof cn->remote);
     cn->http = http_conn_new(conn_on_request, conn_write, cn, cn->remote);
+    if (s->cfg.body_limit)
+        http_conn_set_body_limit(cn->http, s->cfg.body_limit);
     if (uv_read_start((uv_stream_t *)&cn->tcp, conn_on_alloc, conn_on_read) < 0) {
         conn_close(cn);
         return;

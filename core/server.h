@@ -4,7 +4,8 @@
  * Each connection's uv_tcp_t and timer are embedded in its struct, which is freed in the last
  * close callback. Limits: at most max_connections at once (more are accepted and closed at
  * once); a request must arrive whole within request_timeout_ms of its first byte (slow-loris);
- * a keep-alive connection idle for idle_timeout_ms is closed.
+ * a keep-alive connection idle for idle_timeout_ms is closed, and so is one whose streamed
+ * answer (http_respond_stream) made no progress for as long.
  * Loop thread only.
  */
 #ifndef EVNE_SERVER_H
@@ -22,6 +23,7 @@ struct srv_config {
     int max_connections;
     int request_timeout_ms;
     int idle_timeout_ms;
+    http_body_limit_fn body_limit;   /* NULL: HTTP_MAX_BODY_BYTES for every request (http.h) */
 };
 
 /* on_request as in http.h; ctx passed through. Returns NULL and fills *err (owned) on failure
