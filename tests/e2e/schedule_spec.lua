@@ -1,0 +1,211 @@
+-- The scheduler over HTTP, with the test clock: what runs when (Norwegian time), a run by hand,
+-- a due run when the clock passes it, one catch-up run after downtime and none repeated at the
+-- next start, the schedule file and its errors, and the admin's jobs page. The job used is the
+-- trend's "snapshot" (quick, and it mails nobody); the jobs that mail have their own specs.
+local H = require "harness"
+local P = require "pagekit"
+local socket = require "socket"
+
+-- Thursday 26 November 2026 10:20 in Oslo.
+local START = 1795684800
+
+local function job_named(list, name)
+  for _, j in ipairs(list.jobs) do
+    if j.name == name then return j end
+  end
+end
+
+local function runs_of(list, name)
+  local out = {}
+  for _, r in ipairs(list.runs) do
+    if r.job == name then out[#out + 1] = r end
+  end
+  return out
+end
+
+-- Waits until run id has finished; returns it.
+local function finished(srv, id)
+  for _ = 1, 200 do
+    local run = srv:expect(200, "GET", "/admin/jobs/runs/" .. id)
+    if run.state ~= "running" then return run end
+    socket.sleep(0.05)
+  end
+  error("run " .. id .. " did not finish")
+end
+
+-- Waits until job has count runs; returns the jobs list.
+local function wait_runs(srv, name, count)
+  local list
+  for _ = 1, 200 do
+    list = srv:expect(200, "GET", "/admin/jobs")
+    local runs = runs_of(list, name)
+    if #runs >= count and runs[1].state ~= "running" then return list end
+    socket.sleep(0.05)
+  end
+  error(("job %s has %d runs, not %d"):format(name, #runs_of(list, name), count))
+end
+
+local function set_clock(srv, iso)
+  local body = srv:expect(200, "POST", "/admin/clock", { now = iso })
+  assert.equal(iso, body.now)
+  srv:relogin()   -- the sessions of a clock weeks ahead have expired
+end
+
+describe("the scheduler", function()
+  local srv
+
+  before_each(function()
+    srv = H.start({ args = { "--clock", tostring(START) } })
+  end)
+
+  after_each(function()
+    if srv then srv:cleanup() end
+    srv = nil
+  end)
+
+  it("lists the jobs with their schedule and next run, for admins only", function()
+    local list = srv:expect(200, "GET", "/admin/jobs")
+    local snap = job_named(list, "snapshot")
+    assert.is_table(snap, "no snapshot job")
+    assert.equal("monthly 1 00:30", snap.schedule)
+    assert.is_false(snap.mails)
+    assert.is_false(snap.running)
+    -- 1 December 2026 00:30 in Oslo is 23:30 UTC the day before.
+    assert.equal("2026-11-30T23:30:00Z", snap.next_run_at)
+    assert.same({}, list.runs)
+
+    local dept = srv:department(H.unique("Avd "))
+    local _, _, login = srv:employee({ department_id = dept, password = "Passord-123" })
+    local token = srv:login(login, "Passord-123")
+    srv:expect(403, "GET", "/admin/jobs", nil, token)
+    srv:expect(403, "POST", "/admin/jobs/snapshot/run", H.object(), token)
+    srv:expect(403, "POST", "/admin/clock", { now = "2027-01-01T00:00:00Z" }, token)
+  end)
+
+  it("runs a job by hand and records what it did", function()
+    local run = srv:expect(202, "POST", "/admin/jobs/snapshot/run", H.object())
+    assert.equal("snapshot", run.job)
+    assert.equal("manual", run.trigger)
+    assert.equal(srv.admin_id, run.by)
+    run = finished(srv, run.id)
+    assert.equal("ok", run.state)
+    assert.equal(H.null, run.error)
+    assert.is_number(run.summary.steps)
+    assert.is_number(run.summary.longest_step_us)
+    assert.is_number(run.summary.duration_ms)
+    -- A run by hand leaves the schedule as it was.
+    assert.equal("2026-11-30T23:30:00Z",
+                 job_named(srv:expect(200, "GET", "/admin/jobs"), "snapshot").next_run_at)
+
+    local status, body = srv:api("POST", "/admin/jobs/nothing/run", H.object())
+    H.check_error(status, body, 404, "not_found")
+    assert.truthy(body.error.message:find("nothing", 1, true))
+    srv:expect(404, "GET", "/admin/jobs/runs/999999")
+  end)
+
+  it("runs a job when the clock passes its time, once, and moves its next run", function()
+    set_clock(srv, "2026-11-30T23:29:00Z")
+    socket.sleep(0.3)
+    assert.same({}, runs_of(srv:expect(200, "GET", "/admin/jobs"), "snapshot"))
+    set_clock(srv, "2026-11-30T23:30:05Z")
+    local list = wait_runs(srv, "snapshot", 1)
+    local runs = runs_of(list, "snapshot")
+    assert.equal(1, #runs)
+    assert.equal("schedule", runs[1].trigger)
+    assert.equal("2026-11-30T23:30:00Z", runs[1].slot)
+    assert.equal("ok", runs[1].state)
+    assert.equal("2026-12-31T23:30:00Z", job_named(list, "snapshot").next_run_at)
+    socket.sleep(0.3)
+    assert.equal(1, #runs_of(srv:expect(200, "GET", "/admin/jobs"), "snapshot"))
+  end)
+
+  it("catches up once after downtime and repeats nothing at the next start", function()
+    srv:stop()
+    -- Down from November until 15 February 2027: December's, January's and February's runs
+    -- were missed; one run catches up.
+    srv.opts.args = { "--clock", "1802692800" }   -- 2027-02-15T12:00:00Z
+    srv:launch()
+    local list = wait_runs(srv, "snapshot", 1)
+    local runs = runs_of(list, "snapshot")
+    assert.equal(1, #runs)
+    assert.equal("catch-up", runs[1].trigger)
+    assert.equal("2026-11-30T23:30:00Z", runs[1].slot)
+    assert.equal("2027-02-28T23:30:00Z", job_named(list, "snapshot").next_run_at)
+
+    srv:stop()
+    srv.opts.args = { "--clock", "1802692900" }
+    srv:launch()
+    socket.sleep(0.3)
+    assert.equal(1, #runs_of(srv:expect(200, "GET", "/admin/jobs"), "snapshot"))
+  end)
+
+  it("takes its schedule from a file, and follows a changed one at the next start", function()
+    local file = srv.dir .. "/schedule"
+    local f = assert(io.open(file, "w"))
+    f:write("# every day at three\nsnapshot daily 03:00\nreminders off\nquiet 22:00-06:00\n")
+    f:close()
+    srv:stop()
+    srv.opts.args = { "--clock", tostring(START), "--schedule", file }
+    srv:launch()
+    local list = srv:expect(200, "GET", "/admin/jobs")
+    assert.equal("daily 03:00", job_named(list, "snapshot").schedule)
+    assert.equal("2026-11-27T02:00:00Z", job_named(list, "snapshot").next_run_at)
+    local reminders = job_named(list, "reminders")
+    if reminders then assert.equal(H.null, reminders.next_run_at) end
+  end)
+
+  it("refuses a schedule file with a mistake, naming the line", function()
+    local file = srv.dir .. "/bad-schedule"
+    local f = assert(io.open(file, "w"))
+    f:write("snapshot daily 03:00\n\nreports monthly 31 07:00\n")
+    f:close()
+    local out, rc = H.run(("%s serve --db %s --port 0 --schedule %s 2>&1"):format(
+      H.shell_quote(H.BIN), H.shell_quote(srv.db), H.shell_quote(file)))
+    assert.are_not.equal(0, rc)
+    assert.truthy(out:find("schedule line 3: monthly takes a day from 1 to 28", 1, true), out)
+  end)
+
+  it("shows the jobs page to admins, runs a job from it, and refuses others", function()
+    srv:stop()
+    for _, suffix in ipairs({ "", "-wal", "-shm" }) do os.remove(srv.db .. suffix) end
+    local out, rc = H.run(("%s demo --db %s"):format(H.shell_quote(H.BIN),
+                                                    H.shell_quote(srv.db)))
+    assert(rc == 0, "evne demo failed: " .. out)
+    srv.admin_login, srv.admin_password = "admin", P.DEMO_PASSWORD
+    srv.passwords = { admin = "demo", leder = "demo", ansatt = "demo", radgiver = "demo" }
+    srv:launch()
+    local admin = P.login(srv, "admin")
+    local status, html = P.page(srv, admin, "GET", "/admin/jobs")
+    assert.equal(200, status)
+    assert.truthy(html:find("Øyeblikksbilde av gapene", 1, true))
+    assert.truthy(html:find("monthly 1 00:30", 1, true))
+    assert.truthy(html:find("01.12.2026 00:30", 1, true), "the next run in Norwegian time")
+    local csrf = P.csrf_of(html)
+
+    -- Without the CSRF token nothing runs.
+    status = P.page(srv, admin, "POST", "/admin/jobs/run", { job = "snapshot" })
+    assert.equal(403, status)
+    assert.same({}, srv:expect(200, "GET", "/admin/jobs").runs)
+
+    local headers
+    status, html, headers = P.page(srv, admin, "POST", "/admin/jobs/run",
+                                   { csrf = csrf, job = "snapshot" })
+    assert.equal(303, status)
+    assert.equal("/admin/jobs?started=1", headers["location"])
+    wait_runs(srv, "snapshot", 1)
+    status, html = P.page(srv, admin, "GET", "/admin/jobs?started=1&lang=en")
+    assert.equal(200, status)
+    assert.truthy(html:find("Snapshot of the gaps", 1, true))
+    assert.truthy(html:find("By hand", 1, true))
+    assert.truthy(html:find("Done", 1, true))
+
+    status, html = P.page(srv, admin, "POST", "/admin/jobs/run", { csrf = csrf, job = "nope" })
+    assert.equal(422, status)
+    assert.truthy(html:find("nope", 1, true))
+
+    for _, who in ipairs({ "radgiver", "leder", "ansatt" }) do
+      status = P.page(srv, P.login(srv, who), "GET", "/admin/jobs")
+      assert.equal(403, status, who)
+    end
+  end)
+end)
