@@ -187,9 +187,9 @@ describe("the scheduler", function()
     assert.equal(403, status)
     assert.same({}, srv:expect(200, "GET", "/admin/jobs").runs)
 
-    local headers
-    status, html, headers = P.page(srv, admin, "POST", "/admin/jobs/run",
-                                   { csrf = csrf, job = "snapshot" })
+    local _, headers
+    status, _, headers = P.page(srv, admin, "POST", "/admin/jobs/run",
+                                { csrf = csrf, job = "snapshot" })
     assert.equal(303, status)
     assert.equal("/admin/jobs?started=1", headers["location"])
     wait_runs(srv, "snapshot", 1)
