@@ -99,6 +99,9 @@ static const struct route routes[] = {
     {"GET", "/api/v1/employees/{id}/approvals", api_employee_approvals, ANY},
     {"GET", "/api/v1/employees/{id}/cv", api_employee_cv, ANY},
     {"POST", "/api/v1/employees/{id}/cv", api_employee_cv_add, ANY},
+    /* the trend (api_trend.c) */
+    {"POST", "/api/v1/admin/snapshots", api_snapshots_create, ADVISER},
+    {"GET", "/api/v1/trend", api_trend, ANY},
 };
 
 void api_req_free(struct api_req *r)

@@ -135,4 +135,7 @@ void api_employee_enrolments(struct api_req *r);
 void api_employee_approvals(struct api_req *r);
 void api_employee_cv(struct api_req *r);
 void api_employee_cv_add(struct api_req *r);
+
+void api_snapshots_create(struct api_req *r);   /* api_trend.c */
+void api_trend(struct api_req *r);
 #endif

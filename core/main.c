@@ -17,6 +17,7 @@
 #include "rules_cli.h"
 #include "schedule.h"
 #include "server.h"
+#include "trend.h"
 #include "util.h"
 
 #define DEFAULT_PORT 8080
@@ -380,6 +381,7 @@ static int serve(const char *path, const char *rules, const char *web, const cha
         err = NULL;
     }
     /* The jobs the schedule can name (sched_add), then the schedule. */
+    sched_add(app, &trend_job);
     if (sched_start(app, sched_config, &err)) {
         fprintf(stderr, "evne: %s; nothing runs by itself\n", err);
         free(err);
