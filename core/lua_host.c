@@ -1756,10 +1756,11 @@ static int lh_reminder_of(const struct lh_call *c, const json_t *facts, json_t *
     int64_t id;
     if (enrolment && (!lh_json_int(enrolment, &id) ||
                       (!lh_facts_enrolment(facts, "open_invitations", id) &&
-                       !lh_facts_enrolment(facts, "missing_evaluations", id)))) {
+                       !lh_facts_enrolment(facts, "missing_evaluations", id) &&
+                       !lh_facts_enrolment(facts, "pending_approvals", id)))) {
         lh_show(enrolment, shown, sizeof shown);
-        *err = lh_wrong(c, "enrolment_id = %s, which is not one of the facts' open invitations "
-                           "or missing evaluations", shown);
+        *err = lh_wrong(c, "enrolment_id = %s, which is not one of the facts' open invitations, "
+                           "missing evaluations or pending approvals", shown);
         return -1;
     }
     json_t *reminder = json_pack("{s:O, s:O}", "to", to, "template", template);

@@ -133,11 +133,13 @@ int lh_has_reminders(const struct lh *h);
  *   employee  as for lh_match
  *   facts     {last_self_assessment?, open_invitations = [{enrolment_id, invited_at}],
  *              missing_evaluations = [{enrolment_id, course_ended_at}],
+ *              pending_approvals = [{enrolment_id, employee_id, requested_at}] (a manager's),
  *              reminders = [{sent_at, template, to, enrolment_id?}] (newest first),
  *              has_manager}
  * 0 and *reminder NULL when nothing is due, else an object (owned) {to = "employee"|"manager",
  * template, ...more fields of the policy's}; `to` is "manager" only when facts.has_manager, an
- * enrolment_id is one of the facts'. -1 and *err (owned) on a failure or a wrong answer. */
+ * enrolment_id is one of the facts' (an invitation, an evaluation or an approval). -1 and *err
+ * (owned) on a failure or a wrong answer. */
 int lh_reminder(struct lh *h, const json_t *employee, const json_t *facts, int64_t now,
                 json_t **reminder, char **err);
 

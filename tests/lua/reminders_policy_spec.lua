@@ -87,10 +87,66 @@ describe("reminders.lua", function()
     it("waits 7 days after any reminder, the manager's included", function()
       local f = facts({ last_self_assessment = json.null,
                         reminders = { sent(7, "evaluation", "manager", 3) } })
-      f.reminders[1].sent_at = NOW - 7 * DAY + 1
+      f.reminders[1].sent_at = NOW - 6 * DAY
       assert.is_nil(due(f))
       f.reminders[1].sent_at = NOW - 7 * DAY
       assert.are.equal("self_assessment", due(f).template)
+    end)
+
+    it("counts whole days, so that a run a little later or a week across summer time counts",
+       function()
+      -- a week ago at 08:00 the run was late and sent at 08:00:40; today's runs at 08:00:00
+      local f = facts({ last_self_assessment = json.null,
+                        reminders = { sent(7, "self_assessment") } })
+      f.reminders[1].sent_at = NOW - 7 * DAY + 40
+      assert.are.equal("self_assessment", due(f).template)
+      -- 7 days minus one hour: from winter time to summer time
+      f.reminders[1].sent_at = NOW - 7 * DAY + 3600
+      assert.are.equal("self_assessment", due(f).template)
+      -- half a day short of a week is the day before
+      f.reminders[1].sent_at = NOW - 7 * DAY + DAY / 2 + 1
+      assert.is_nil(due(f))
+    end)
+  end)
+
+  describe("an approval waiting for the employee as a manager", function()
+    local function waiting(enrolment_id, days_ago)
+      return { enrolment_id = enrolment_id, employee_id = 100 + enrolment_id,
+               requested_at = NOW - days_ago * DAY }
+    end
+
+    it("is due when an enrolment has waited 2 days, the oldest first", function()
+      assert.is_nil(due(facts({ pending_approvals = { waiting(21, 1) } })))
+      assert.are.same({ to = "employee", template = "approval", enrolment_id = 22 },
+                      due(facts({ pending_approvals = { waiting(21, 1), waiting(22, 2),
+                                                        waiting(23, 2) } })))
+    end)
+
+    it("comes before the manager's own invitations, evaluations and self-assessment",
+       function()
+      local f = facts({
+        last_self_assessment = json.null,
+        open_invitations = { { enrolment_id = 7, invited_at = NOW - 20 * DAY } },
+        missing_evaluations = { { enrolment_id = 9, course_ended_at = NOW - 30 * DAY } },
+        pending_approvals = { waiting(21, 3) },
+      })
+      assert.are.same({ to = "employee", template = "approval", enrolment_id = 21 }, due(f))
+    end)
+
+    it("goes to the manager's own manager after two reminders without effect", function()
+      local f = facts({ pending_approvals = { waiting(21, 30) },
+                        reminders = { sent(7, "approval", "employee", 21),
+                                      sent(14, "approval", "employee", 21) } })
+      assert.are.same({ to = "manager", template = "approval", enrolment_id = 21 }, due(f))
+      f.has_manager = false
+      assert.are.same({ to = "employee", template = "approval", enrolment_id = 21 }, due(f))
+    end)
+
+    it("counts only the reminders since the approval was asked for", function()
+      local f = facts({ pending_approvals = { waiting(21, 10) },
+                        reminders = { sent(14, "approval", "employee", 21),
+                                      sent(21, "approval", "employee", 21) } })
+      assert.are.equal("employee", due(f).to)
     end)
   end)
 

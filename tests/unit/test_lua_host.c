@@ -765,9 +765,12 @@ static void test_shipped_policies_listed(void **state)
         fail_msg("lh_load: %s", err);
     struct lh_policy p[8];
     int n = lh_policies(h, p, 8);
-    assert_int_equal(n, 4);
-    const char *names[] = {"thresholds.lua", "matching.lua", "reminders.lua", "reports/gaps.lua"};
-    for (int i = 0; i < 4; i++) {
+    assert_int_equal(n, 7);
+    const char *names[] = {"thresholds.lua",           "matching.lua",
+                           "reminders.lua",            "reports/department.lua",
+                           "reports/employee.lua",     "reports/gaps.lua",
+                           "reports/organisation.lua"};
+    for (int i = 0; i < 7; i++) {
         assert_string_equal(p[i].name, names[i]);
         char *path = xasprintf("%s/%s", rules_dir(), names[i]);
         assert_string_equal(p[i].file, path);
@@ -781,17 +784,18 @@ static void test_shipped_policies_listed(void **state)
         free(text);
         free(path);
     }
-    assert_int_equal(lh_policies(h, p, 2), 4); /* fills 2, tells 4 */
+    assert_int_equal(lh_policies(h, p, 2), 7); /* fills 2, tells 7 */
     assert_false(lh_has_effective_level(h));   /* shipped as an example only */
     assert_true(lh_has_matching(h));
     assert_true(lh_has_reminders(h));
 
     json_t *reports;
     assert_int_equal(lh_reports(h, &reports), 0);
-    assert_json(reports, "[{\"name\":\"gaps\",\"title\":\"Kompetansegap\",\"file\":\"reports/gaps.lua\","
+    assert_int_equal(json_array_size(reports), 4);   /* in name order: gaps is the third */
+    assert_json(json_array_get(reports, 2), "{\"name\":\"gaps\",\"title\":\"Kompetansegap\",\"file\":\"reports/gaps.lua\","
                          "\"formats\":[\"html\",\"csv\"],\"params\":[{\"name\":\"by\",\"title\":"
                          "\"Vis per\",\"choices\":[\"department\",\"employee\",\"profile\","
-                         "\"system\",\"requirement\"],\"default\":\"department\"}]}]");
+                         "\"system\",\"requirement\"],\"default\":\"department\"}]}");
     json_decref(reports);
     lh_free(h);
 }
@@ -1232,6 +1236,19 @@ static void test_reminder_shipped(void **state)
     assert_json(r, "{\"to\":\"manager\",\"template\":\"invitation\",\"enrolment_id\":7}");
     json_decref(r);
     json_decref(facts);
+
+    /* a manager's approval waiting: its enrolment_id is one of the facts' too */
+    snprintf(text, sizeof text,
+             "{\"last_self_assessment\":%lld,\"open_invitations\":[],\"missing_evaluations\":[],"
+             "\"pending_approvals\":[{\"enrolment_id\":12,\"employee_id\":6,"
+             "\"requested_at\":%lld}],\"reminders\":[],\"has_manager\":false}",
+             (long long)(now - 10 * day), (long long)(now - 2 * day));
+    facts = J(text);
+    if (lh_reminder(h, e, facts, now, &r, &err))
+        fail_msg("%s", err);
+    assert_json(r, "{\"to\":\"employee\",\"template\":\"approval\",\"enrolment_id\":12}");
+    json_decref(r);
+    json_decref(facts);
     json_decref(e);
     lh_free(h);
 }
@@ -1261,7 +1278,7 @@ static void test_reminder_wrong_answers(void **state)
         "reminders.lua:5: due returned template = 'Self Assessment', expected the name of a "
         "message: lowercase letters a-z, digits and _, at most 64",
         "reminders.lua:6: due returned enrolment_id = 99, which is not one of the facts' open "
-        "invitations or missing evaluations",
+        "invitations, missing evaluations or pending approvals",
         "reminders.lua:7: due returned 'self_assessment', expected nothing (nil) or a reminder "
         "{to = ..., template = ...}",
         "reminders.lua:8: due returned a reminder without 'to' (\"employee\" or \"manager\")",
