@@ -17,19 +17,34 @@
 #define TRANSFER_TIMEOUT_S 300    /* one whole mail */
 #define ERROR_MAX 480             /* bytes of last_error */
 
+static void bind_or_null(sqlite3_stmt *st, int col, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
 int mail_queue(struct db *db, const struct mail *m)
 {
     int64_t now = util_now();
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO outbox (kind, to_addr, subject, body, ics, "
-                                   "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+                                   "html, attachment_name, attachment_type, attachment, "
+                                   "next_attempt_at, created_at) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     sqlite3_bind_text(st, 1, m->kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, m->to, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, m->subject, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, m->body, -1, SQLITE_STATIC);
-    if (m->ics)
-        sqlite3_bind_text(st, 5, m->ics, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, now);
-    sqlite3_bind_int64(st, 7, now);
+    bind_or_null(st, 5, m->ics);
+    bind_or_null(st, 6, m->html);
+    int attached = m->attachment_name != NULL;
+    bind_or_null(st, 7, m->attachment_name);
+    bind_or_null(st, 8, attached ? (m->attachment_type ? m->attachment_type
+                                                       : "application/octet-stream") : NULL);
+    bind_or_null(st, 9, attached ? (m->attachment ? m->attachment : "") : NULL);
+    sqlite3_bind_int64(st, 10, now);
+    sqlite3_bind_int64(st, 11, now);
     return db_exec_stmt(db, st);
 }
 
@@ -209,6 +224,103 @@ static void ics_method(const char *ics, char out[16])
     }
 }
 
+/* A MIME type that can stand in the header as it is: type/subtype and parameters in printable
+ * ASCII, short enough for one line. */
+static int plain_mime_type(const char *s)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (!slash || slash == s || !slash[1] || strlen(s) > 60)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || *p == '\\')
+            return 0;
+    return 1;
+}
+
+/* A file name that can stand between quotes as it is: short printable ASCII without quotes,
+ * backslashes or characters that mean something in a path. */
+static int plain_file_name(const char *s)
+{
+    if (!*s || strlen(s) > 40)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || strchr("\"\\/%*'", *p))
+            return 0;
+    return 1;
+}
+
+/* Content-Disposition: attachment with the file's name: filename="name" when it is plain, else
+ * RFC 2231 filename*0*=UTF-8''..., filename*1*=... with the name percent-encoded in sections
+ * of at most 50 characters, one per line (never cutting a %XX). */
+static void put_disposition(struct buf *out, const char *name)
+{
+    char *clean = util_utf8_clean(xstrdup(name));
+    for (char *p = clean; *p; p++)   /* no directories in a name that a mail client saves */
+        if (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20)
+            *p = '_';
+    if (!*clean) {
+        free(clean);
+        clean = xstrdup("attachment");
+    }
+    if (plain_file_name(clean)) {
+        buf_printf(out, "Content-Disposition: attachment; filename=\"%s\"\r\n", clean);
+        free(clean);
+        return;
+    }
+    static const char hex[] = "0123456789ABCDEF";
+    buf_puts(out, "Content-Disposition: attachment");
+    size_t section = 0, col = 0;
+    for (const unsigned char *p = (const unsigned char *)clean; *p; p++) {
+        if (col == 0 || col + 3 > 50) {
+            buf_printf(out, ";\r\n filename*%zu*=%s", section, section ? "" : "UTF-8''");
+            section++;
+            col = 0;
+        }
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("!#$&+-.^_`|~", *p)) {
+            buf_append(out, (const char *)p, 1);
+            col++;
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            buf_append(out, esc, 3);
+            col += 3;
+        }
+    }
+    buf_puts(out, "\r\n");
+    free(clean);
+}
+
+/* A text/SUBTYPE; charset=UTF-8 part in quoted-printable, its headers and its content. */
+static void put_text_part(struct buf *out, const char *subtype, const char *content)
+{
+    char *clean = util_utf8_clean(xstrdup(content ? content : ""));
+    buf_printf(out, "Content-Type: text/%s; charset=UTF-8\r\n"
+                    "Content-Transfer-Encoding: quoted-printable\r\n\r\n", subtype);
+    qp_append(out, clean);
+    free(clean);
+}
+
+/* The body: text/plain alone, or multipart/alternative of text and HTML. A part's content
+ * ends where the CRLF before the next delimiter begins (RFC 2046 5.1.1), so the text's own last
+ * line break is kept by one more CRLF; the multipart ends with its close delimiter, no CRLF. */
+static void put_body(struct buf *out, const struct mail_message *m)
+{
+    if (!m->html) {
+        put_text_part(out, "plain", m->body);
+        return;
+    }
+    /* Not a prefix of the mixed boundary "=_evne_ID" nor it of this one, so that no parser
+     * takes one for the other. */
+    char boundary[48];
+    snprintf(boundary, sizeof boundary, "=_evne_alt_%lld", (long long)m->id);
+    buf_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+    buf_printf(out, "--%s\r\n", boundary);
+    put_text_part(out, "plain", m->body);
+    buf_printf(out, "\r\n--%s\r\n", boundary);
+    put_text_part(out, "html", m->html);
+    buf_printf(out, "\r\n--%s--", boundary);
+}
+
 char *mail_format(const struct mail_message *m)
 {
     struct buf b = {0};
@@ -226,22 +338,22 @@ char *mail_format(const struct mail_message *m)
                "MIME-Version: 1.0\r\n"
                "Auto-Submitted: auto-generated\r\n",
                date, (long long)m->id, (long long)m->created_at, domain);
-    char *body = util_utf8_clean(xstrdup(m->body ? m->body : ""));
-    static const char text_part[] = "Content-Type: text/plain; charset=UTF-8\r\n"
-                                    "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
-    if (!m->ics) {
-        buf_puts(&b, text_part);
-        qp_append(&b, body);
-    } else {
-        char boundary[48];
-        snprintf(boundary, sizeof boundary, "=_evne_%lld", (long long)m->id);
-        buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
-        buf_printf(&b, "--%s\r\n%s", boundary, text_part);
-        qp_append(&b, body);
+    if (!m->ics && !m->attachment_name) {
+        put_body(&b, m);
+        if (m->html)
+            buf_puts(&b, "\r\n");
+        return buf_steal(&b);
+    }
+    char boundary[48];
+    snprintf(boundary, sizeof boundary, "=_evne_%lld", (long long)m->id);
+    buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
+    buf_printf(&b, "--%s\r\n", boundary);
+    put_body(&b, m);
+    if (m->ics) {
         char method[16];
         ics_method(m->ics, method);
         buf_printf(&b,
-                   "--%s\r\n"
+                   "\r\n--%s\r\n"
                    "Content-Type: text/calendar; method=%s; charset=UTF-8;\r\n"
                    " name=\"invitation.ics\"\r\n"
                    "Content-Disposition: attachment; filename=\"invitation.ics\"\r\n"
@@ -250,9 +362,17 @@ char *mail_format(const struct mail_message *m)
         char *ics = util_utf8_clean(crlf_lines(m->ics));
         b64_append(&b, (const unsigned char *)ics, strlen(ics), 1);
         free(ics);
-        buf_printf(&b, "\r\n--%s--\r\n", boundary);
     }
-    free(body);
+    if (m->attachment_name) {
+        const char *type = plain_mime_type(m->attachment_type) ? m->attachment_type
+                                                               : "application/octet-stream";
+        buf_printf(&b, "\r\n--%s\r\nContent-Type: %s\r\n", boundary, type);
+        put_disposition(&b, m->attachment_name);
+        buf_puts(&b, "Content-Transfer-Encoding: base64\r\n\r\n");
+        const char *bytes = m->attachment ? m->attachment : "";
+        b64_append(&b, (const unsigned char *)bytes, strlen(bytes), 1);
+    }
+    buf_printf(&b, "\r\n--%s--\r\n", boundary);
     return buf_steal(&b);
 }
 
@@ -312,6 +432,10 @@ void mail_rows_free(struct mail_row *rows, size_t n)
         free(rows[i].subject);
         free(rows[i].body);
         free(rows[i].ics);
+        free(rows[i].html);
+        free(rows[i].attachment_name);
+        free(rows[i].attachment_type);
+        free(rows[i].attachment);
     }
     free(rows);
 }
@@ -333,7 +457,8 @@ int mail_claim(struct db *db, int64_t now, int max, struct mail_row **rows, size
     if (db_begin(db))
         return -1;
     sqlite3_stmt *st = db_stmt(db, "SELECT id, kind, to_addr, subject, body, ics, attempts, "
-                                   "created_at FROM outbox WHERE state = 'pending' AND "
+                                   "created_at, html, attachment_name, attachment_type, "
+                                   "attachment FROM outbox WHERE state = 'pending' AND "
                                    "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, max);
@@ -348,7 +473,11 @@ int mail_claim(struct db *db, int64_t now, int max, struct mail_row **rows, size
                                    .body = dup_or_null(db_text(st, 4)),
                                    .ics = dup_or_null(db_text(st, 5)),
                                    .attempts = sqlite3_column_int(st, 6),
-                                   .created_at = sqlite3_column_int64(st, 7)};
+                                   .created_at = sqlite3_column_int64(st, 7),
+                                   .html = dup_or_null(db_text(st, 8)),
+                                   .attachment_name = dup_or_null(db_text(st, 9)),
+                                   .attachment_type = dup_or_null(db_text(st, 10)),
+                                   .attachment = dup_or_null(db_text(st, 11))};
         len++;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -687,7 +816,10 @@ static void send_next(struct mail_worker *w)
         }
         struct mail_message m = {.id = r->id, .created_at = r->created_at, .from = w->from,
                                  .to = r->to, .subject = r->subject, .body = r->body,
-                                 .ics = r->ics};
+                                 .ics = r->ics, .html = r->html,
+                                 .attachment_name = r->attachment_name,
+                                 .attachment_type = r->attachment_type,
+                                 .attachment = r->attachment};
         w->message = mail_format(&m);
         w->message_len = strlen(w->message);
         w->message_off = 0;

@@ -103,15 +103,23 @@ struct mail_message {
     int64_t id;                   /* the outbox row: part of the Message-ID */
     int64_t created_at;           /* the Date: header */
     const char *from, *to, *subject, *body;
-    const char *ics;              /* NULL: a single text/plain part */
+    const char *ics;              /* NULL: no calendar part */
+    const char *html;             /* NULL: no HTML alternative */
+    const char *attachment_name, *attachment_type, *attachment;   /* NULL name: none */
 };
 
 /* The whole message as it goes over SMTP: RFC 5322 headers (a non-ASCII or long Subject as
- * RFC 2047 =?UTF-8?B?...?= words), text/plain; charset=UTF-8 in quoted-printable, and when ics
- * is set multipart/mixed with a text/calendar; method=REQUEST part (attachment invitation.ics,
- * base64; the method is the calendar's own METHOD when it has one, e.g. CANCEL). The bytes are ASCII; every line ends in CRLF and is at most 78 characters (but for
- * From: or To: with a very long address; still under RFC 5322's 998). Invalid UTF-8 in the
- * subject or body is replaced with '?'. Owned. */
+ * RFC 2047 =?UTF-8?B?...?= words) and the body as text/plain; charset=UTF-8 in
+ * quoted-printable. With html, the text and the HTML (text/html; charset=UTF-8, also
+ * quoted-printable) are the two halves of a multipart/alternative. With ics or an attachment
+ * (or both), that body is the first part of a multipart/mixed, followed by the text/calendar;
+ * method=REQUEST part (attachment invitation.ics, base64; the method is the calendar's own
+ * METHOD when it has one, e.g. CANCEL) and then the attachment (base64 of its bytes as they are,
+ * its type as given, or application/octet-stream when that is not a plain MIME type; its name
+ * as filename, RFC 2231-encoded when it is not short plain ASCII). The bytes are ASCII; every
+ * line ends in CRLF and is at most 78 characters (but for From: or To: with a very long
+ * address; still under RFC 5322's 998). Invalid UTF-8 in the subject, body or html is replaced
+ * with '?'. Owned. */
 char *mail_format(const struct mail_message *m);
 
 /* Seconds to wait after the attempts-th failed attempt (1-based): 1, 4, 20, 120, 120 ...
@@ -133,7 +141,8 @@ enum mail_outcome mail_classify(int curl_code, int reply_code, int aborted);
 struct mail_row {
     int64_t id, created_at;
     int attempts;
-    char *kind, *to, *subject, *body, *ics;
+    char *kind, *to, *subject, *body, *ics, *html, *attachment_name, *attachment_type,
+        *attachment;
 };
 void mail_rows_free(struct mail_row *rows, size_t n);
 

@@ -1,6 +1,7 @@
 #include "view.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -63,15 +64,18 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-/* Pushes a table { [filename] = contents } of dir's files ending in suffix. */
-static int push_files(lua_State *L, const char *dir, const char *suffix, char **err)
+/* Adds dir's files ending in suffix to the table on top of the stack, as
+ * { [prefix .. filename] = contents }. A missing folder is an error unless optional. */
+static int add_files(lua_State *L, const char *dir, const char *suffix, const char *prefix,
+                     int optional, char **err)
 {
     DIR *d = opendir(dir);
     if (!d) {
+        if (optional && errno == ENOENT)
+            return 0;
         *err = xasprintf("%s: cannot open the folder", dir);
         return -1;
     }
-    lua_newtable(L);
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !ends_with(de->d_name, suffix))
@@ -85,13 +89,22 @@ static int push_files(lua_State *L, const char *dir, const char *suffix, char **
             closedir(d);
             return -1;
         }
+        char *key = xasprintf("%s%s", prefix, de->d_name);
         lua_pushlstring(L, text, len);
-        lua_setfield(L, -2, de->d_name);
+        lua_setfield(L, -2, key);
+        free(key);
         free(text);
         free(path);
     }
     closedir(d);
     return 0;
+}
+
+/* Pushes a table { [filename] = contents } of dir's files ending in suffix. */
+static int push_files(lua_State *L, const char *dir, const char *suffix, char **err)
+{
+    lua_newtable(L);
+    return add_files(L, dir, suffix, "", 0, err);
 }
 
 /* Loads lua_dir/name.lua as a module into package.loaded[name]. */
@@ -203,7 +216,11 @@ int view_open(const char *web_dir, const char *lua_dir, struct view **out, char 
     lua_remove(L, -2);
     lua_getfield(L, -1, "new");
     lua_remove(L, -2);                               /* stack: view.new */
-    int rc = push_files(L, tdir, ".html", err);
+    /* the mails' texts (mail/NAME.txt) and HTML parts (mail/NAME.html) beside the pages */
+    char *mdir = xasprintf("%s/mail", tdir);
+    int rc = push_files(L, tdir, ".html", err) || add_files(L, mdir, ".txt", "mail/", 1, err) ||
+             add_files(L, mdir, ".html", "mail/", 1, err);
+    free(mdir);
     free(tdir);
     if (rc || push_locales(L, web_dir, err))
         goto fail;
@@ -233,6 +250,17 @@ void view_close(struct view *v)
 }
 
 const char *view_web_dir(const struct view *v) { return v->web_dir; }
+
+int view_has(struct view *v, const char *name)
+{
+    lua_State *L = v->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v->view_ref);   /* stack: view */
+    lua_getfield(L, -1, "compiled");                   /* stack: view, compiled */
+    lua_getfield(L, -1, name);
+    int found = !lua_isnil(L, -1);
+    lua_pop(L, 3);
+    return found;
+}
 
 int view_render(struct view *v, const char *name, const json_t *data, const char *lang,
                 char **html, size_t *len, char **err)

@@ -2,6 +2,8 @@
 -- translations of one language and a few helpers, and wrapped in layout.html.
 --   local v, err = view.new({ ["me.html"] = source, ... }, { nb = { key = "tekst" }, en = {...} })
 --   local html = v:render("me.html", data, "nb")   -- raises "name:line: message"
+-- A template whose name ends in .txt (a mail's plain text, mail/NAME.txt) is text, not HTML:
+-- nothing in it is escaped, <%= %> and h included.
 local template = require("template")
 
 local view = {}
@@ -9,7 +11,11 @@ view.__index = view
 
 local concat, floor, format, gsub, match, sort =
   table.concat, math.floor, string.format, string.gsub, string.match, table.sort
-local error, pairs, ipairs, select, tostring, type = error, pairs, ipairs, select, tostring, type
+local sub = string.sub
+local error, pairs, ipairs, select, tonumber, tostring, type =
+  error, pairs, ipairs, select, tonumber, tostring, type
+
+local function is_text(name) return sub(name, -4) == ".txt" end
 
 local function merge(into, from)
   for k, v in pairs(from) do into[k] = v end
@@ -81,6 +87,48 @@ local function helpers(strings, lang)
     return path .. (path:find("?", 1, true) and "&" or "?") .. concat(parts, "&")
   end
 
+  -- when("2030-01-10T09:00", "2030-01-10T12:00") -> "torsdag 10. januar 2030 kl. 09.00–12.00"
+  -- (nb) or "Thursday 10 January 2030, 09:00–12:00" (en): a span of local wall-clock times
+  -- (C hands them over in Norwegian time), from the keys when.same_day, when.days, when.time,
+  -- weekday.1-7 (Monday first) and month.1-12.
+  local function day_text(y, m, d, hh, mm)
+    -- the weekday of a civil date (days_from_civil; 1970-01-01 was a Thursday)
+    local yy = m <= 2 and y - 1 or y
+    local era = floor(yy / 400)
+    local yoe = yy - era * 400
+    local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+    local days = era * 146097 + yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy - 719468
+    local weekday = (days + 3) % 7 + 1
+    local time = gsub(lookup("when.time", 5), "{(%a)}",
+      { h = format("%02d", hh), m = format("%02d", mm) })
+    return {
+      weekday = lookup("weekday." .. weekday, 5), day = tostring(d),
+      month = lookup("month." .. m, 5), year = tostring(y), time = time,
+    }
+  end
+  local function parse_local(s)
+    local y, m, d, hh, mm = match(tostring(s), "^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d)")
+    if not y then
+      error(format("when: not a local time YYYY-MM-DDTHH:MM: %s", tostring(s)), 3)
+    end
+    local t = day_text(tonumber(y), tonumber(m), tonumber(d), tonumber(hh), tonumber(mm))
+    return t, sub(s, 1, 10)
+  end
+  function h.when(starts, ends)
+    local a, day_a = parse_local(starts)
+    local b, day_b = parse_local(ends)
+    if day_a == day_b then
+      return (gsub(lookup("when.same_day", 3), "{(%a+)}", {
+        weekday = a.weekday, day = a.day, month = a.month, year = a.year,
+        from = a.time, to = b.time,
+      }))
+    end
+    local function one(x)
+      return (gsub(lookup("when.day", 4), "{(%a+)}", x))
+    end
+    return (gsub(lookup("when.days", 3), "{(%a+)}", { from = one(a), to = one(b) }))
+  end
+
   return h
 end
 
@@ -92,7 +140,13 @@ function view.new(templates, locales)
   for name in pairs(templates) do names[#names + 1] = name end
   sort(names)
   for _, name in ipairs(names) do
-    local fn, err = template.compile(name, templates[name])
+    local source = templates[name]
+    if is_text(name) then
+      -- text: every output tag writes its value as it is (a tag starts at "<%", so nothing
+      -- else in the source has this shape)
+      source = gsub(source, "<%%=", "<%%-")
+    end
+    local fn, err = template.compile(name, source)
     if not fn then
       return nil, err
     end
@@ -116,6 +170,9 @@ local function render(self, name, vars, lang, state)
     error(format("unknown template '%s'", tostring(name)), 3)
   end
   local env = merge(merge({}, vars), self.helpers[lang])
+  if is_text(name) then
+    env.h = tostring
+  end
   env.lang = lang
   env.opt = vars -- opt.x: x or nil, for what a page may leave out (opt.user, opt.flash)
   function env.include(other, more)
@@ -127,6 +184,11 @@ local function render(self, name, vars, lang, state)
     return s
   end
   return fn(env)
+end
+
+-- v:has(name) -> whether template name exists (a mail's optional .html).
+function view:has(name)
+  return self.compiled[name] ~= nil
 end
 
 -- v:render(name, data, lang) -> html. The page's body goes into layout.html as content, with

@@ -127,10 +127,12 @@ end
 
 -- Puts one mail in the outbox, due now, the way mail_queue does; returns its id.
 local function queue(db, m)
-  local out = sql(db, ("INSERT INTO outbox (kind, to_addr, subject, body, ics, next_attempt_at, "
-    .. "created_at) VALUES (%s, %s, %s, %s, %s, strftime('%%s', 'now'), strftime('%%s', 'now')); "
+  local out = sql(db, ("INSERT INTO outbox (kind, to_addr, subject, body, ics, html, "
+    .. "attachment_name, attachment_type, attachment, next_attempt_at, created_at) VALUES "
+    .. "(%s, %s, %s, %s, %s, %s, %s, %s, %s, strftime('%%s', 'now'), strftime('%%s', 'now')); "
     .. "SELECT last_insert_rowid();"):format(lit(m.kind or "reminder"), lit(m.to), lit(m.subject),
-    lit(m.body or "Hei"), lit(m.ics)))
+    lit(m.body or "Hei"), lit(m.ics), lit(m.html), lit(m.attachment_name), lit(m.attachment_type),
+    lit(m.attachment)))
   return assert(tonumber(out:match("(%d+)%s*$")), "no id from sqlite3: " .. out)
 end
 
@@ -242,7 +244,7 @@ describe("mail", function()
     assert.same({}, text.defects)
     assert.equal("text/plain", text.content_type)
     assert.equal("utf-8", text.charset)
-    assert.equal(BODY:gsub("\n", "\r\n"):gsub("\r\n$", ""), text.text)
+    assert.equal((BODY:gsub("\n", "\r\n")), text.text) -- to its last line break
     assert.same({}, cal.defects)
     assert.equal("text/calendar", cal.content_type)
     assert.equal("REQUEST", cal.params.method)
@@ -258,7 +260,7 @@ describe("mail", function()
     assert_wire_form(p.raw)
     assert.truthy(p.raw:find("\r\nSubject: Approved: Gerica basics\r\n", 1, true))
     assert.equal("text/plain", p.content_type)
-    assert.equal("Approved.", (p.parts[1].text:gsub("\r\n$", "")))
+    assert.equal("Approved.\r\n", p.parts[1].text)
 
     for _, id in ipairs({ inv, plain }) do
       local r = wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
@@ -276,6 +278,35 @@ describe("mail", function()
     assert.truthy(item.sent_at:match("^%d%d%d%d%-%d%d%-%d%dT"))
     assert.equal(H.null, item.last_error)
     assert.equal(2, out.counts.sent)
+  end)
+
+  it("delivers a report: text and HTML as alternatives, with a CSV attached", function()
+    local html = "<!doctype html><html><body><h1>Månedsrapport – Helse og omsorg</h1>"
+      .. "<p>Dekning 87&nbsp;%, gapsum 12.</p></body></html>\n"
+    local csv = "avdeling;dekning;gapsum\r\nHelse og omsorg;0,87;12\r\nØst – hjemmetjeneste;1;0\r\n"
+    local id = queue(srv.db, { kind = "report", to = "leder@asker.kommune.no",
+                               subject = "Månedsrapport november 2026", body = "Dekning 87 %.\n",
+                               html = html, attachment_name = "månedsrapport-2026-11.csv",
+                               attachment_type = "text/csv; charset=UTF-8", attachment = csv })
+    local m = wait_arrived(dir, id)[1]
+    assert_wire_form(m.raw)
+    assert.equal("multipart/mixed", m.content_type)
+    assert.same({}, m.defects)
+    assert.equal(3, #m.parts)
+    local text, page, file = m.parts[1], m.parts[2], m.parts[3]
+    for _, part in ipairs(m.parts) do assert.same({}, part.defects) end
+    assert.truthy(m.raw:find("Content-Type: multipart/alternative;", 1, true))
+    assert.equal("text/plain", text.content_type)
+    assert.equal("Dekning 87 %.\r\n", text.text)
+    assert.equal("text/html", page.content_type)
+    assert.equal("utf-8", page.charset)
+    assert.equal((html:gsub("\n", "\r\n")), page.text)
+    assert.equal("text/csv", file.content_type)
+    assert.equal("attachment", file.disposition)
+    assert.equal("månedsrapport-2026-11.csv", file.filename)
+    assert.equal("base64", file.transfer_encoding)
+    assert.equal(csv, file.text)
+    wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
   end)
 
   it("retries while the server is down and delivers once when it is back", function()

@@ -1,5 +1,5 @@
 /* mail: the message as it goes over SMTP (headers, RFC 2047 subjects, quoted-printable, the
- * calendar part), the backoff, and the outbox's states through claim, record and recover. */
+ * calendar part, HTML alternatives and attachments parsed back as a MIME reader would), the backoff, and the outbox's states through claim, record and recover. */
 #include "fixture.h"
 
 #include "mail.h"
@@ -131,8 +131,8 @@ static const char *part_body(const char *msg, const char *marker, size_t *len)
     start = strstr(start, "\r\n\r\n");
     assert_non_null(start);
     start += 4;
-    const char *end = strstr(start, "\r\n--=_evne_");
-    *len = end ? (size_t)(end - start) + 2 : strlen(start);
+    const char *end = strstr(start, "\r\n--=_evne_");   /* that CRLF is the delimiter's */
+    *len = end ? (size_t)(end - start) : strlen(start);
     return start;
 }
 
@@ -332,6 +332,368 @@ static void test_a_cancellation_says_so(void **state)
     char *msg = mail_format(&m);
     assert_non_null(strstr(msg, "Content-Type: text/calendar; method=CANCEL; charset=UTF-8;"));
     free(msg);
+}
+
+
+/* --- multipart: HTML alternatives and attachments, parsed back ------------------------------- */
+
+/* One MIME entity: its header block and its body, as the text between two delimiters. */
+struct entity {
+    char *all;                /* headers, the empty line, the body; owned */
+    const char *body;         /* inside all */
+    size_t body_len;
+};
+
+static void entity_free(struct entity *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].all);
+}
+
+static struct entity entity_of(const char *p, size_t n)
+{
+    struct entity e = {.all = xmalloc(n + 1)};
+    memcpy(e.all, p, n);
+    e.all[n] = '\0';
+    const char *sep = strstr(e.all, "\r\n\r\n");
+    assert_non_null(sep);
+    e.body = sep + 4;
+    e.body_len = n - (size_t)(e.body - e.all);
+    return e;
+}
+
+/* The boundary parameter of a multipart Content-Type value. Owned. */
+static char *boundary_of(const char *content_type)
+{
+    const char *b = strstr(content_type, "boundary=\"");
+    assert_non_null(b);
+    b += 10;
+    const char *end = strchr(b, '"');
+    assert_non_null(end);
+    /* RFC 2046: 1-70 characters, none that would need quoting inside the quotes */
+    assert_true(end - b >= 1 && end - b <= 70);
+    char *s = xmalloc((size_t)(end - b) + 1);
+    memcpy(s, b, (size_t)(end - b));
+    s[end - b] = '\0';
+    return s;
+}
+
+/* The parts of a multipart body (RFC 2046 5.1.1): text before the first delimiter line is the
+ * preamble; each part ends at the CRLF before the next delimiter; the close delimiter ends the
+ * body (only a CRLF may follow). Fills out (at most max) and returns how many. */
+static size_t parts_of(const struct entity *e, struct entity *out, size_t max)
+{
+    char *ct = header(e->all, "Content-Type");
+    assert_non_null(ct);
+    char *boundary = boundary_of(ct);
+    char *delim = xasprintf("--%s", boundary);
+    size_t dl = strlen(delim), n = 0;
+    const char *body = e->body, *end = e->body + e->body_len;
+    const char *part = NULL;
+    int closed = 0;
+    for (const char *line = body; line < end;) {
+        /* the last line of a nested multipart has no CRLF: it belongs to the outer delimiter */
+        const char *eol = strstr(line, "\r\n");
+        if (!eol || eol > end)
+            eol = end;
+        size_t len = (size_t)(eol - line);
+        int is_delim = len == dl && !memcmp(line, delim, dl);
+        int is_close = len == dl + 2 && !memcmp(line, delim, dl) && !memcmp(line + dl, "--", 2);
+        /* a line that merely starts with the delimiter would fool a lenient parser */
+        if (!is_delim && !is_close)
+            assert_false(len >= dl && !memcmp(line, delim, dl));
+        if (is_delim || is_close) {
+            if (part) {
+                assert_true(n < max);
+                out[n++] = entity_of(part, (size_t)(line - 2 - part));
+            }
+            part = eol + 2;
+            if (is_close) {
+                assert_true(eol == end || eol + 2 == end);   /* nothing after the close one */
+                closed = 1;
+                break;
+            }
+        }
+        line = eol == end ? end : eol + 2;
+    }
+    assert_true(closed);
+    free(delim);
+    free(boundary);
+    free(ct);
+    return n;
+}
+
+/* The decoded body of a leaf entity: quoted-printable or base64, as it says. Owned. */
+static char *decoded(const struct entity *e)
+{
+    char *cte = header(e->all, "Content-Transfer-Encoding");
+    assert_non_null(cte);
+    char *out;
+    if (!strcmp(cte, "quoted-printable")) {
+        out = qp_decode(e->body, e->body_len);
+    } else {
+        assert_string_equal(cte, "base64");
+        for (size_t i = 0; i < e->body_len; i++)   /* 76 characters a line, then CRLF */
+            assert_true(strchr("\r\n", e->body[i]) || b64_value(e->body[i]) >= 0 ||
+                        e->body[i] == '=');
+        struct buf b = {0};
+        buf_puts(&b, "");
+        b64_decode(&b, e->body, e->body_len);
+        out = buf_steal(&b);
+    }
+    free(cte);
+    return out;
+}
+
+static void assert_header(const char *all, const char *name, const char *want)
+{
+    char *v = header(all, name);
+    if (!v || strcmp(v, want))
+        fail_msg("%s: '%s', not '%s'", name, v ? v : "(none)", want);
+    free(v);
+}
+
+static const char HTML[] = "<!doctype html><html><body><h1>Månedsrapport – Helse og omsorg</h1>"
+                           "<p>Dekning 87 %, gapsum 12. En lang linje som må brytes fordi "
+                           "quoted-printable tillater høyst 76 tegn per linje.</p></body></html>\n";
+static const char CSV[] = "avdeling;dekning;gapsum\r\nHelse og omsorg;0,87;12\nØst;1;0\n"
+                          "=?x?= --=_evne_1 \xe2\x80\x93 \x01\t\n";
+static const char ICS[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n";
+
+/* The whole message as an entity (headers and body). */
+static struct entity message_of(const struct mail_message *m)
+{
+    char *msg = mail_format(m);
+    assert_wire_form(msg, 78);
+    struct entity e = entity_of(msg, strlen(msg));
+    free(msg);
+    return e;
+}
+
+static void assert_text_part(const struct entity *e, const char *subtype, const char *want)
+{
+    char *ct = xasprintf("text/%s; charset=UTF-8", subtype);
+    assert_header(e->all, "Content-Type", ct);
+    free(ct);
+    char *got = decoded(e);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_text_and_html_are_alternatives(void **state)
+{
+    (void)state;
+    struct mail_message m = {.id = 5, .created_at = 0, .from = "a@b.no", .to = "c@d.no",
+                             .subject = "Månedsrapport", .body = "Dekning 87 %\n",
+                             .html = HTML};
+    struct entity msg = message_of(&m);
+    assert_header(msg.all, "Content-Type",
+                  "multipart/alternative; boundary=\"=_evne_alt_5\"");
+    assert_header(msg.all, "MIME-Version", "1.0");
+    struct entity parts[4];
+    size_t n = parts_of(&msg, parts, 4);
+    assert_int_equal(n, 2);
+    /* the plainest first (RFC 2046 5.1.4): a client shows the last it can */
+    assert_text_part(&parts[0], "plain", "Dekning 87 %\r\n");
+    assert_text_part(&parts[1], "html",
+                     "<!doctype html><html><body><h1>M\xc3\xa5nedsrapport \xe2\x80\x93 Helse og "
+                     "omsorg</h1><p>Dekning 87 %, gapsum 12. En lang linje som m\xc3\xa5 brytes "
+                     "fordi quoted-printable tillater h\xc3\xb8yst 76 tegn per linje.</p></body>"
+                     "</html>\r\n");
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+}
+
+static void test_text_and_an_attachment(void **state)
+{
+    (void)state;
+    struct mail_message m = {.id = 6, .created_at = 0, .from = "a@b.no", .to = "c@d.no",
+                             .subject = "Rapport", .body = "Se vedlegget.",
+                             .attachment_name = "rapport.csv",
+                             .attachment_type = "text/csv; charset=UTF-8", .attachment = CSV};
+    struct entity msg = message_of(&m);
+    assert_header(msg.all, "Content-Type", "multipart/mixed; boundary=\"=_evne_6\"");
+    struct entity parts[4];
+    size_t n = parts_of(&msg, parts, 4);
+    assert_int_equal(n, 2);
+    assert_text_part(&parts[0], "plain", "Se vedlegget.\r\n");
+    assert_header(parts[1].all, "Content-Type", "text/csv; charset=UTF-8");
+    assert_header(parts[1].all, "Content-Disposition", "attachment; filename=\"rapport.csv\"");
+    char *bytes = decoded(&parts[1]);
+    assert_string_equal(bytes, CSV);   /* byte for byte: line ends and all */
+    free(bytes);
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+}
+
+static void test_html_and_an_attachment(void **state)
+{
+    (void)state;
+    struct mail_message m = {.id = 7, .created_at = 0, .from = "a@b.no", .to = "c@d.no",
+                             .subject = "Rapport", .body = "Tekst", .html = "<p>HTML</p>",
+                             .attachment_name = "rapport.csv",
+                             .attachment_type = "text/csv; charset=UTF-8", .attachment = CSV};
+    struct entity msg = message_of(&m);
+    assert_header(msg.all, "Content-Type", "multipart/mixed; boundary=\"=_evne_7\"");
+    struct entity parts[4], alt[4];
+    size_t n = parts_of(&msg, parts, 4);
+    assert_int_equal(n, 2);
+    assert_header(parts[0].all, "Content-Type",
+                  "multipart/alternative; boundary=\"=_evne_alt_7\"");
+    size_t na = parts_of(&parts[0], alt, 4);
+    assert_int_equal(na, 2);
+    assert_text_part(&alt[0], "plain", "Tekst\r\n");
+    assert_text_part(&alt[1], "html", "<p>HTML</p>\r\n");
+    char *bytes = decoded(&parts[1]);
+    assert_string_equal(bytes, CSV);
+    free(bytes);
+    entity_free(alt, na);
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+}
+
+static void test_everything_at_once(void **state)
+{
+    (void)state;
+    struct mail_message m = {.id = 8, .created_at = 0, .from = "a@b.no", .to = "c@d.no",
+                             .subject = "Alt", .body = "Tekst", .html = "<p>HTML</p>", .ics = ICS,
+                             .attachment_name = "kurs.pdf", .attachment_type = "application/pdf",
+                             .attachment = "%PDF-1.4 tekst"};
+    struct entity msg = message_of(&m);
+    struct entity parts[4], alt[4];
+    size_t n = parts_of(&msg, parts, 4);
+    assert_int_equal(n, 3);
+    size_t na = parts_of(&parts[0], alt, 4);
+    assert_int_equal(na, 2);
+    assert_text_part(&alt[0], "plain", "Tekst\r\n");
+    assert_text_part(&alt[1], "html", "<p>HTML</p>\r\n");
+    assert_header(parts[1].all, "Content-Type",
+                  "text/calendar; method=REQUEST; charset=UTF-8; name=\"invitation.ics\"");
+    char *cal = decoded(&parts[1]);
+    assert_string_equal(cal, ICS);
+    free(cal);
+    assert_header(parts[2].all, "Content-Type", "application/pdf");
+    assert_header(parts[2].all, "Content-Disposition", "attachment; filename=\"kurs.pdf\"");
+    char *pdf = decoded(&parts[2]);
+    assert_string_equal(pdf, "%PDF-1.4 tekst");
+    free(pdf);
+    entity_free(alt, na);
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+    /* and the calendar with the text alone, as an invitation is */
+    m.html = NULL;
+    m.attachment_name = NULL;
+    msg = message_of(&m);
+    n = parts_of(&msg, parts, 4);
+    assert_int_equal(n, 2);
+    assert_text_part(&parts[0], "plain", "Tekst\r\n");
+    cal = decoded(&parts[1]);
+    assert_string_equal(cal, ICS);
+    free(cal);
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+}
+
+/* RFC 2231 percent-decoding of filename*0*=UTF-8''...; filename*1*=... Owned. */
+static char *rfc2231_name(const char *disposition)
+{
+    struct buf b = {0};
+    buf_puts(&b, "");
+    for (int i = 0;; i++) {
+        char *key = xasprintf("filename*%d*=", i);
+        const char *p = strstr(disposition, key);
+        size_t kl = strlen(key);
+        free(key);
+        if (!p)
+            break;
+        p += kl;
+        if (i == 0) {
+            assert_memory_equal(p, "UTF-8''", 7);
+            p += 7;
+        }
+        for (; *p && *p != ';'; p++) {
+            if (*p == '%') {
+                int hi = hexval(p[1]), lo = hexval(p[2]);
+                assert_true(hi >= 0 && lo >= 0);
+                char c = (char)(hi * 16 + lo);
+                buf_append(&b, &c, 1);
+                p += 2;
+            } else {
+                assert_true(*p > 0x20 && *p < 0x7f && !strchr("\"'()<>@,;:\\/[]?={} ", *p));
+                buf_append(&b, p, 1);
+            }
+        }
+    }
+    return buf_steal(&b);
+}
+
+static void test_attachment_names_and_types_that_need_care(void **state)
+{
+    (void)state;
+    const char *name = "Månedsrapport for Helse og omsorg, november 2026 – med alle "
+                       "avdelingene under (endelig versjon).csv";
+    struct mail_message m = {.id = 9, .created_at = 0, .from = "a@b.no", .to = "c@d.no",
+                             .subject = "x", .body = "x", .attachment_name = name,
+                             .attachment_type = "text/csv\r\nBcc: all@example.org",
+                             .attachment = ""};
+    struct entity msg = message_of(&m);   /* lines of at most 78 */
+    assert_null(strstr(msg.all, "\r\nBcc:"));
+    struct entity parts[4];
+    size_t n = parts_of(&msg, parts, 4);
+    assert_int_equal(n, 2);
+    assert_header(parts[1].all, "Content-Type", "application/octet-stream");
+    char *disp = header(parts[1].all, "Content-Disposition");
+    assert_true(!strncmp(disp, "attachment; filename*0*=UTF-8''", 31));
+    assert_non_null(strstr(disp, "filename*1*="));
+    char *back = rfc2231_name(disp);
+    assert_string_equal(back, name);
+    free(back);
+    free(disp);
+    char *bytes = decoded(&parts[1]);
+    assert_string_equal(bytes, "");   /* an empty file is a file */
+    free(bytes);
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+    /* a path is not a name to save under, a quote not one to put between quotes */
+    m.attachment_name = "../../etc/\"passwd\"";
+    m.attachment_type = NULL;
+    msg = message_of(&m);
+    n = parts_of(&msg, parts, 4);
+    disp = header(parts[1].all, "Content-Disposition");
+    back = rfc2231_name(disp);
+    assert_string_equal(back, ".._.._etc_\"passwd\"");
+    free(back);
+    free(disp);
+    assert_header(parts[1].all, "Content-Type", "application/octet-stream");
+    entity_free(parts, n);
+    entity_free(&msg, 1);
+}
+
+static void test_queue_keeps_html_and_attachment(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    struct mail m = {.kind = "report", .to = "a@x.no", .subject = "Rapport", .body = "Tekst",
+                     .html = "<p>Rapport</p>", .attachment_name = "rapport.csv",
+                     .attachment_type = "text/csv; charset=UTF-8", .attachment = CSV};
+    assert_int_equal(mail_queue(f->db, &m), 0);
+    struct mail plain = {.kind = "reminder", .to = "b@x.no", .subject = "Husk", .body = "Hei"};
+    assert_int_equal(mail_queue(f->db, &plain), 0);
+    struct mail_row *rows;
+    size_t n;
+    assert_int_equal(mail_claim(f->db, util_now(), 10, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0].html, "<p>Rapport</p>");
+    assert_string_equal(rows[0].attachment_name, "rapport.csv");
+    assert_string_equal(rows[0].attachment_type, "text/csv; charset=UTF-8");
+    assert_string_equal(rows[0].attachment, CSV);
+    assert_null(rows[0].ics);
+    assert_null(rows[1].html);
+    assert_null(rows[1].attachment_name);
+    assert_null(rows[1].attachment_type);
+    assert_null(rows[1].attachment);
+    mail_rows_free(rows, n);
+    fx_free(f);
 }
 
 /* --- the rules of delivery -------------------------------------------------------------------- */
@@ -535,6 +897,12 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_is_replaced),
         cmocka_unit_test(test_invitation_with_calendar),
         cmocka_unit_test(test_a_cancellation_says_so),
+        cmocka_unit_test(test_text_and_html_are_alternatives),
+        cmocka_unit_test(test_text_and_an_attachment),
+        cmocka_unit_test(test_html_and_an_attachment),
+        cmocka_unit_test(test_everything_at_once),
+        cmocka_unit_test(test_attachment_names_and_types_that_need_care),
+        cmocka_unit_test(test_queue_keeps_html_and_attachment),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_addresses),

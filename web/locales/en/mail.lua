@@ -1,0 +1,31 @@
+-- Strings of the mails evne sends (web/templates/mail/), and the calendar words that the when()
+-- helper writes times with (English).
+return {
+  -- when(starts, ends): "Thursday 10 January 2030, 09:00–12:00"
+  ["when.same_day"] = "{weekday} {day} {month} {year}, {from}–{to}",
+  ["when.day"] = "{weekday} {day} {month} {year}, {time}",
+  ["when.days"] = "{from} – {to}",
+  ["when.time"] = "{h}:{m}",
+  ["weekday.1"] = "Monday",
+  ["weekday.2"] = "Tuesday",
+  ["weekday.3"] = "Wednesday",
+  ["weekday.4"] = "Thursday",
+  ["weekday.5"] = "Friday",
+  ["weekday.6"] = "Saturday",
+  ["weekday.7"] = "Sunday",
+  ["month.1"] = "January",
+  ["month.2"] = "February",
+  ["month.3"] = "March",
+  ["month.4"] = "April",
+  ["month.5"] = "May",
+  ["month.6"] = "June",
+  ["month.7"] = "July",
+  ["month.8"] = "August",
+  ["month.9"] = "September",
+  ["month.10"] = "October",
+  ["month.11"] = "November",
+  ["month.12"] = "December",
+  ["mail.decimal_mark"] = ".",
+  ["mail.hello"] = "Hello %s,",
+  ["mail.regards"] = "Regards,\nevne",
+}

@@ -1,0 +1,31 @@
+-- Strings of the mails evne sends (web/templates/mail/), and the calendar words that the when()
+-- helper writes times with (bokmål).
+return {
+  -- when(starts, ends): "torsdag 10. januar 2030 kl. 09.00–12.00"
+  ["when.same_day"] = "{weekday} {day}. {month} {year} kl. {from}–{to}",
+  ["when.day"] = "{weekday} {day}. {month} {year} kl. {time}",
+  ["when.days"] = "{from} – {to}",
+  ["when.time"] = "{h}.{m}",
+  ["weekday.1"] = "mandag",
+  ["weekday.2"] = "tirsdag",
+  ["weekday.3"] = "onsdag",
+  ["weekday.4"] = "torsdag",
+  ["weekday.5"] = "fredag",
+  ["weekday.6"] = "lørdag",
+  ["weekday.7"] = "søndag",
+  ["month.1"] = "januar",
+  ["month.2"] = "februar",
+  ["month.3"] = "mars",
+  ["month.4"] = "april",
+  ["month.5"] = "mai",
+  ["month.6"] = "juni",
+  ["month.7"] = "juli",
+  ["month.8"] = "august",
+  ["month.9"] = "september",
+  ["month.10"] = "oktober",
+  ["month.11"] = "november",
+  ["month.12"] = "desember",
+  ["mail.decimal_mark"] = ",",
+  ["mail.hello"] = "Hei %s,",
+  ["mail.regards"] = "Hilsen\nevne",
+}
