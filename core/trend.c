@@ -347,10 +347,9 @@ static void put_month(struct buf *b, int64_t mi, const struct words *w)
 /* A value as the chart's words say it: coverage in whole per cent, a gap sum as an integer. */
 static void put_value(struct buf *b, int coverage, double v, const char *lang)
 {
-    if (coverage)
-        buf_printf(b, strcmp(lang, "en") ? "%.0f %%" : "%.0f%%", v * 100.0);
-    else
-        buf_printf(b, "%.0f", v);
+    /* rounded half up, as the pages' pct() does, so that a chart and its table agree */
+    double r = floor((coverage ? v * 100.0 : v) + 0.5);
+    buf_printf(b, coverage && strcmp(lang, "en") ? "%.0f %%" : coverage ? "%.0f%%" : "%.0f", r);
 }
 
 /* A round top for the gap sum's axis (1, 2 or 5 times a power of ten, at or above max), and the

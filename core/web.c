@@ -243,6 +243,7 @@ static json_t *nav_for(const struct api_req *r)
     /* reports and the search: advisers for everyone, managers for their own departments */
     if (api_is(r, ROLE_ADVISER | ROLE_ADMIN) || r->who.nmanaged) {
         json_array_append_new(nav, nav_item("/reports", "nav.reports", path));
+        json_array_append_new(nav, nav_item("/reports/trend", "nav.trend", path));
         json_array_append_new(nav, nav_item("/search", "nav.search", path));
     }
     if (api_is(r, ROLE_ADMIN)) {
@@ -516,6 +517,9 @@ static const struct route web_routes[] = {
     {"POST", "/me/password", page_password_save, ANY},
 };
 
+extern const struct route page_trend_routes[];   /* page_trend.c: the trend over months */
+extern const size_t page_trend_nroutes;
+
 static const struct {
     const struct route *table;
     const size_t *n;
@@ -528,6 +532,7 @@ static const struct {
     {page_rules_routes, &page_rules_nroutes},
     {page_courses_routes, &page_courses_nroutes},
     {page_learning_routes, &page_learning_nroutes},
+    {page_trend_routes, &page_trend_nroutes},
     {page_jobs_routes, &page_jobs_nroutes},
 };
 

@@ -5,6 +5,7 @@
 -- may see what, bad parameters, and the page /reports/trend in both languages, whose table must
 -- show the API's numbers.
 local H = require "harness"
+local P = require "pagekit"
 local socket = require "socket"
 
 local T0 = 1792490400 -- 2026-10-20T10:00:00Z
@@ -303,5 +304,133 @@ describe("the trend", function()
     end
     -- the organisation ignores an id
     assert.equals(4, #srv:expect(200, "GET", "/trend?dimension=organisation&id=12345").items)
+  end)
+  -- The rows of the page's table: {period = {coverage text, gap_sum, open_gaps, demanded,
+  -- unassessed, employees, employees_with_gaps}}, and the periods in order.
+  local function table_rows(html)
+    local rows, order = {}, {}
+    for period, body in html:gmatch('<tr data%-period="([%d%-]+)">(.-)</tr>') do
+      local cells = {}
+      for cell in body:gmatch('<td class="num">(.-)</td>') do cells[#cells + 1] = cell end
+      rows[period] = cells
+      order[#order + 1] = period
+    end
+    return rows, order
+  end
+
+  -- Each <svg> of a page, parsed by python3's XML parser; answers their <title>s.
+  local function charts_parse(html)
+    local titles = {}
+    for svg in html:gmatch("<svg.-</svg>") do
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write(svg)
+      f:close()
+      local out, rc = H.run("python3 -c " .. H.shell_quote(
+        "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+        .. "S = '{http://www.w3.org/2000/svg}'; "
+        .. "assert r.get('role') == 'img' and not list(r.iter(S + 'script')); "
+        .. "print(r.find(S + 'title').text)") .. " " .. path)
+      os.remove(path)
+      assert(rc == 0, "a chart is not well-formed XML: " .. out .. "\n" .. svg)
+      titles[#titles + 1] = out:gsub("%s+$", "")
+    end
+    return titles
+  end
+
+  local function check_table(html, api_items, percent)
+    local rows, order = table_rows(html)
+    assert.equals(#api_items, #order)
+    for i, p in ipairs(api_items) do
+      assert.equals(p.period, order[i])
+      local want = { (percent):format(math.floor(p.coverage * 100 + 0.5)), tostring(p.gap_sum),
+                     tostring(p.open_gaps), tostring(p.demanded), tostring(p.unassessed),
+                     tostring(p.employees), tostring(p.employees_with_gaps) }
+      assert.same(want, rows[p.period])
+    end
+  end
+
+  it("shows the page /reports/trend: charts and a table with the API's numbers, in both languages", function()
+    local adviser = P.login(srv, E.adviser.login, srv.passwords[E.adviser.login])
+    local st, html = P.page(srv, adviser, "GET", "/reports/trend")
+    assert.equals(200, st)
+    assert.truthy(html:find('<html lang="nb"', 1, true))
+    assert.truthy(html:find("Utvikling over tid", 1, true))
+    assert.truthy(html:find('href="/reports/trend" aria-current="page"', 1, true))
+    local org = series("organisation")
+    check_table(html, org, "%d %%")
+    assert.truthy(html:find("november 2026", 1, true))
+    assert.same({ "Dekning per måned: Hele organisasjonen", "Gapsum per måned: Hele organisasjonen" },
+      charts_parse(html))
+
+    st, html = P.page(srv, adviser, "GET", "/reports/trend?entity=department:" .. D.b .. "&lang=en")
+    assert.equals(200, st)
+    assert.truthy(html:find('<html lang="en"', 1, true))
+    assert.truthy(html:find("Trend over time", 1, true))
+    assert.truthy(html:find("November 2026", 1, true))
+    check_table(html, series("department", D.b), "%d%%")
+    assert.same({ "Coverage per month: Skole", "Gap sum per month: Skole" }, charts_parse(html))
+    st, html = P.page(srv, adviser, "GET", "/reports/trend?entity=profile:" .. PR.p)
+    assert.equals(200, st)
+    check_table(html, series("profile", PR.p), "%d %%") -- bokmål again: no language cookie sent
+
+    -- the manager of A: A by default, its name escaped everywhere, only A and A1 to choose
+    local manager = P.login(srv, E.manager.login, srv.passwords[E.manager.login])
+    st, html = P.page(srv, manager, "GET", "/reports/trend")
+    assert.equals(200, st)
+    assert.truthy(html:find('value="department:' .. D.a .. '" selected', 1, true))
+    assert.truthy(html:find("Helse &amp; omsorg &lt;avd&gt;", 1, true))
+    assert.falsy(html:find("<avd>", 1, true))
+    check_table(html, series("department", D.a), "%d %%")
+    assert.same({ "Dekning per måned: Helse & omsorg <avd>", "Gapsum per måned: Helse & omsorg <avd>" },
+      charts_parse(html))
+    assert.truthy(html:find('value="department:' .. D.a1 .. '"', 1, true))
+    assert.falsy(html:find('value="department:' .. D.b .. '"', 1, true))
+    assert.falsy(html:find('value="organisation"', 1, true))
+    assert.falsy(html:find("/reports/trend/snapshot", 1, true))
+    st, html = P.page(srv, manager, "GET", "/reports/trend?entity=department:" .. D.a1)
+    assert.equals(200, st)
+    check_table(html, series("department", D.a1), "%d %%")
+    for _, bad in ipairs({ "department:" .. D.b, "organisation", "system:" .. S.s, "nonsense" }) do
+      st, html = P.page(srv, manager, "GET", "/reports/trend?entity=" .. bad)
+      assert.equals(422, st)
+      assert.truthy(html:find('aria-invalid="true" aria-describedby="entity-error"', 1, true))
+      assert.falsy(html:find("<svg", 1, true))
+      assert.falsy(html:find("data-period", 1, true))
+    end
+
+    -- an employee neither sees the page nor a link to it
+    local employee = P.login(srv, E.e4.login, srv.passwords[E.e4.login])
+    st = P.page(srv, employee, "GET", "/reports/trend")
+    assert.equals(403, st)
+    local _, me = P.page(srv, employee, "GET", "/me")
+    assert.falsy(me:find('href="/reports/trend"', 1, true))
+    st = P.page(srv, nil, "GET", "/reports/trend")
+    assert.is_true(st == 303 or st == 401)
+
+    -- a snapshot by hand from the page: CSRF checked, managers refused, then January's point
+    -- is the new one
+    local before = series("organisation")
+    _, html = P.page(srv, adviser, "GET", "/reports/trend?entity=system:" .. S.s)
+    local csrf = P.csrf_of(html)
+    st = P.page(srv, adviser, "POST", "/reports/trend/snapshot", { entity = "system:" .. S.s })
+    assert.equals(403, st)
+    st = P.page(srv, manager, "POST", "/reports/trend/snapshot",
+      { csrf = P.csrf_of(select(2, P.page(srv, manager, "GET", "/reports/trend"))) })
+    assert.equals(403, st)
+    assert.same(before, series("organisation"))
+    socket.sleep(1.1) -- a new second, so that the new snapshot's taken_at differs
+    local headers
+    st, _, headers = P.page(srv, adviser, "POST", "/reports/trend/snapshot",
+      { csrf = csrf, entity = "system:" .. S.s })
+    assert.equals(303, st)
+    assert.equals("/reports/trend?entity=system:" .. S.s .. "&done=snapshot", headers.location)
+    local after = series("organisation")
+    assert.equals(#before, #after)
+    assert.are_not.equal(before[#after].taken_at, after[#after].taken_at)
+    st, html = P.page(srv, adviser, "GET", headers.location)
+    assert.equals(200, st)
+    assert.truthy(html:find('role="status"', 1, true))
+    check_table(html, series("system", S.s), "%d %%")
   end)
 end)
