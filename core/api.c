@@ -102,6 +102,9 @@ static const struct route routes[] = {
     /* the trend (api_trend.c) */
     {"POST", "/api/v1/admin/snapshots", api_snapshots_create, ADVISER},
     {"GET", "/api/v1/trend", api_trend, ANY},
+    /* reports (api_report.c): who may see which is decided there */
+    {"GET", "/api/v1/reports", api_reports_list, ANY},
+    {"GET", "/api/v1/reports/{name}", api_report_get, ANY},
 };
 
 void api_req_free(struct api_req *r)

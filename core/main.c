@@ -14,6 +14,7 @@
 #include "lua_host.h"
 #include "mail.h"
 #include "remind.h"
+#include "report.h"
 #include "rules.h"
 #include "rules_cli.h"
 #include "schedule.h"
@@ -384,6 +385,7 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     /* The jobs the schedule can name (sched_add), then the schedule. */
     sched_add(app, &trend_job);
     sched_add(app, &remind_job);
+    sched_add(app, &report_job);
     if (sched_start(app, sched_config, &err)) {
         fprintf(stderr, "evne: %s; nothing runs by itself\n", err);
         free(err);

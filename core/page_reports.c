@@ -17,11 +17,14 @@
 #include "assess.h"
 #include "auth.h"
 #include "db.h"
+#include "domain.h"
 #include "gap.h"
 #include "http.h"
 #include "lua_host.h"
 #include "org.h"
+#include "report.h"
 #include "router.h"
+#include "trend.h"
 #include "util.h"
 #include "view.h"
 #include "web.h"
@@ -574,7 +577,7 @@ static json_t *columns_json(const struct report *q)
 }
 
 /* Renders the report page; rows (may be NULL on a 422) are sorted already. */
-static void report_render(struct api_req *r, int status, const struct report *q,
+static void rollup_render(struct api_req *r, int status, const struct report *q,
                           const struct lists *l, json_t *errors, const struct gap_row *rows,
                           size_t n)
 {
@@ -721,7 +724,7 @@ static void reports(struct api_req *r, int csv)
     lists_load(r->app, &l, 1);
     json_t *errors = report_parse(r, &q, &l);
     if (json_object_size(errors)) {
-        report_render(r, 422, &q, &l, errors, NULL, 0);
+        rollup_render(r, 422, &q, &l, errors, NULL, 0);
         lists_free(&l);
         return;
     }
@@ -742,7 +745,7 @@ static void reports(struct api_req *r, int csv)
         json_decref(errors);
         report_csv_answer(r, &q, rows, n);
     } else {
-        report_render(r, 200, &q, &l, errors, rows, n);
+        rollup_render(r, 200, &q, &l, errors, rows, n);
     }
     free(rows);
     lists_free(&l);
@@ -995,10 +998,239 @@ static void page_search(struct api_req *r)
     page_render(r, 200, "reports_search.html", data);
 }
 
+/* --- the monthly reports on demand ------------------------------------------------------------ */
+
+#define EMPLOYEE_SELECT 300   /* a manager chooses among at most this many by name */
+
+static const char *const monthly_names[] = {REPORT_EMPLOYEE, REPORT_DEPARTMENT,
+                                            REPORT_ORGANISATION};
+
+static int may_see_monthly(const struct api_req *r, const char *name)
+{
+    if (!strcmp(name, REPORT_EMPLOYEE))
+        return 1;
+    if (!strcmp(name, REPORT_DEPARTMENT))
+        return is_adviser(r) || r->who.nmanaged > 0;
+    return is_adviser(r);
+}
+
+/* GET /reports/monthly: the monthly reports this person may see. */
+static void page_monthly_index(struct api_req *r)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < sizeof monthly_names / sizeof monthly_names[0]; i++)
+        if (may_see_monthly(r, monthly_names[i]))
+            json_array_append_new(items, json_pack("{s:s, s:s}", "name", monthly_names[i], "href",
+                                                   monthly_names[i]));
+    page_render(r, 200, "reports_monthly.html",
+                json_pack("{s:s, s:o}", "title", "monthly.title", "items", items));
+}
+
+/* The people a manager may choose by name, when they are few enough for a select list: the
+ * employees within the departments they manage, and themselves. Owned array, or false. */
+static json_t *employee_options(struct api_req *r)
+{
+    if (is_adviser(r) || !r->who.nmanaged)
+        return json_false();
+    struct gap_filter f = {.departments = r->who.managed, .ndepartments = r->who.nmanaged};
+    struct gap_row *rows;
+    size_t n;
+    gap_rollup(r->app->gap, GAP_BY_EMPLOYEE, &f, &rows, &n);
+    if (n > EMPLOYEE_SELECT) {
+        free(rows);
+        return json_false();
+    }
+    struct row_order by_name = {SORT_NAME, 0};
+    qsort_r(rows, n, sizeof *rows, row_cmp, &by_name);
+    json_t *out = json_array();
+    int self = 0;
+    for (size_t i = 0; i < n; i++) {
+        self |= rows[i].id == r->who.employee_id;
+        json_array_append_new(out, json_pack("{s:I, s:s}", "id", (json_int_t)rows[i].id, "name",
+                                             rows[i].name ? rows[i].name : ""));
+    }
+    free(rows);
+    if (!self) {
+        json_t *me = org_employee_json(r->app, r->who.employee_id);
+        json_array_insert_new(out, 0, json_pack("{s:I, s:O}", "id", (json_int_t)r->who.employee_id,
+                                                "name", json_object_get(me, "name")));
+        json_decref(me);
+    }
+    return out;
+}
+
+/* A chart's title in the page's language, from the trend page's words. Owned. */
+static char *chart_title(struct api_req *r, const char *metric, const char *name)
+{
+    json_t *d = json_pack("{s:b, s:s, s:s}", "bare", 1, "metric", metric, "name", name);
+    char *text = NULL, *err = NULL;
+    size_t len;
+    if (view_render(r->app->view, "trend_title.html", d, r->lang, &text, &len, &err)) {
+        fprintf(stderr, "evne: trend_title.html: %s\n", err);
+        free(err);
+        text = xstrdup(name);
+    }
+    json_decref(d);
+    return text;
+}
+
+/* The department report's trend as two line charts: coverage and gap sum. Owned array of
+ * {metric, svg, title}. */
+static json_t *monthly_charts(struct api_req *r, const json_t *data)
+{
+    const json_t *trend = json_object_get(data, "trend");
+    const char *name = json_string_value(json_object_get(json_object_get(data, "department"),
+                                                         "name"));
+    json_t *charts = json_array();
+    static const char *const metrics[] = {"coverage", "gap_sum"};
+    for (size_t m = 0; m < 2; m++) {
+        json_t *points = json_array(), *pt;
+        size_t i;
+        json_array_foreach(trend, i, pt) {
+            json_array_append_new(points, json_pack("{s:O, s:O}", "period",
+                                                    json_object_get(pt, "period"), "value",
+                                                    json_object_get(pt, metrics[m])));
+        }
+        json_t *lines = json_pack("[{s:s, s:o}]", "name", name ? name : "", "points", points);
+        char *title = chart_title(r, metrics[m], name ? name : "");
+        char *svg = trend_svg(lines, metrics[m], title, r->lang);
+        json_array_append_new(charts, json_pack("{s:s, s:s, s:s}", "metric", metrics[m], "svg",
+                                                svg, "title", title));
+        free(svg);
+        free(title);
+        json_decref(lines);
+    }
+    return charts;
+}
+
+/* A query parameter as it was typed (for the form), or false. */
+static json_t *typed(const struct api_req *r, const char *name)
+{
+    char *v = http_query_param(r->http, name);
+    json_t *j = v && *v ? json_string(util_utf8_clean(v)) : json_false();
+    free(v);
+    return j;
+}
+
+/* GET /reports/monthly/{name}[?...&format=csv]: the report's parameters as a form, the report as
+ * its layout renders it, a link to its CSV; the department report with its trend as charts and a
+ * table beside them. The same parameters and access rules as GET /api/v1/reports/{name}. */
+static void page_monthly(struct api_req *r)
+{
+    const char *name = r->http->path + strlen("/reports/monthly/");
+    if (!report_known(name) || !strcmp(name, REPORT_GAPS)) {
+        page_error(r, 404, "error.not_found");
+        return;
+    }
+    if (!may_see_monthly(r, name)) {
+        page_error(r, 403, "error.forbidden");
+        return;
+    }
+    struct report_params p;
+    const char *format;
+    struct derr e;
+    json_t *report = NULL;
+    json_t *errors = json_object();
+    if (api_report_request(r, name, &p, &format, &e) ||
+        report_data(r->app, name, &p, util_now(), &report, &e)) {
+        if (e.status == 403) {
+            json_decref(errors);
+            page_error(r, 403, "error.forbidden");
+            return;
+        }
+        if (e.status != 422) {
+            json_decref(errors);
+            page_error(r, e.status == 404 ? 404 : 500,
+                       e.status == 404 ? "error.not_found" : "error.internal");
+            return;
+        }
+        static const char *const fields[] = {"employee_id", "department_id", "period", "lang",
+                                             "format"};
+        const char *key = "monthly.bad.param";
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+            if (!strcmp(e.field, fields[i]))
+                key = NULL;
+        char k[128];
+        snprintf(k, sizeof k, "monthly.bad.%s", e.field);
+        json_object_set_new(errors, key ? "param" : e.field, json_string(key ? key : k));
+    }
+    struct buf out = {0};
+    char *err = NULL;
+    if (report && report_render(r->app, name, format, report, &out, &err)) {
+        fprintf(stderr, "evne: report %s: %s\n", name, err);
+        free(err);
+        buf_free(&out);
+        json_decref(report);
+        json_decref(errors);
+        page_error(r, 500, "monthly.failed");
+        return;
+    }
+    if (report && !strcmp(format, "csv")) {
+        const char *period = json_string_value(json_object_get(report, "period"));
+        char *headers = xasprintf("Content-Disposition: attachment; filename=\"evne-%s-%s.csv\"\r\n"
+                                  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+                                  name, period ? period : "");
+        http_respond(r->http, 200, "text/csv; charset=utf-8", out.data, out.len, headers);
+        free(headers);
+        buf_free(&out);
+        json_decref(report);
+        json_decref(errors);
+        api_req_free(r);
+        return;
+    }
+    json_t *data = json_pack("{s:s, s:s, s:o}", "title", "monthly.title", "report", name,
+                             "errors", errors);
+    json_t *params = json_pack("{s:o, s:o, s:o, s:s}", "employee_id", typed(r, "employee_id"),
+                               "department_id", typed(r, "department_id"), "period",
+                               typed(r, "period"), "lang", p.lang[0] ? p.lang : r->lang);
+    if (report) {   /* what the report was made for, as the form shows it */
+        json_object_set(params, "period", json_object_get(report, "period"));
+        if (p.employee_id)
+            json_object_set_new(params, "employee_id", json_integer(p.employee_id));
+        if (p.department_id)
+            json_object_set_new(params, "department_id", json_integer(p.department_id));
+    }
+    json_object_set_new(data, "params", params);
+    json_object_set_new(data, "adviser", json_boolean(is_adviser(r)));
+    if (!strcmp(name, REPORT_EMPLOYEE))
+        json_object_set_new(data, "employees",
+                            is_adviser(r) || r->who.nmanaged ? employee_options(r) : json_false());
+    if (!strcmp(name, REPORT_DEPARTMENT)) {
+        json_t *all = departments_of(r->app);
+        json_object_set_new(data, "departments", department_options(r, all));
+        json_decref(all);
+    }
+    if (report) {
+        json_object_set_new(data, "html", json_string(out.data ? out.data : ""));
+        /* the same report as CSV: these parameters and format=csv */
+        struct buf href = {0};
+        buf_printf(&href, "/reports/monthly/%s?format=csv&period=%s&lang=%s", name,
+                   json_string_value(json_object_get(report, "period")), p.lang);
+        if (!strcmp(name, REPORT_EMPLOYEE))
+            buf_printf(&href, "&employee_id=%lld", (long long)p.employee_id);
+        if (!strcmp(name, REPORT_DEPARTMENT))
+            buf_printf(&href, "&department_id=%lld", (long long)p.department_id);
+        json_object_set_new(data, "csv_href", json_string(href.data));
+        buf_free(&href);
+        if (!strcmp(name, REPORT_DEPARTMENT)) {
+            json_object_set_new(data, "charts", monthly_charts(r, report));
+            json_object_set(data, "trend", json_object_get(report, "trend"));
+            json_object_set(data, "department_name",
+                            json_object_get(json_object_get(report, "department"), "name"));
+        }
+    }
+    buf_free(&out);
+    int status = json_object_size(errors) ? 422 : 200;
+    json_decref(report);
+    page_render(r, status, "reports_monthly_report.html", data);
+}
+
 const struct route page_reports_routes[] = {
     {"GET", "/reports", page_reports, REPORT_ROLES},
     {"GET", "/reports.csv", page_reports_csv, REPORT_ROLES},
     {"GET", "/reports/employees/{id}", page_report_employee, REPORT_ROLES},
     {"GET", "/search", page_search, REPORT_ROLES},
+    {"GET", "/reports/monthly", page_monthly_index, ROLE_EMPLOYEE | REPORT_ROLES},
+    {"GET", "/reports/monthly/{name}", page_monthly, ROLE_EMPLOYEE | REPORT_ROLES},
 };
 const size_t page_reports_nroutes = sizeof page_reports_routes / sizeof page_reports_routes[0];
