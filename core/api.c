@@ -36,7 +36,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/employees", api_employees_list, ANY},
     {"POST", "/api/v1/employees", api_employees_create, ADMIN},
     {"GET", "/api/v1/employees/{id}", api_employee_get, ANY},
-    {"PATCH", "/api/v1/employees/{id}", api_employee_patch, ADMIN},
+    {"PATCH", "/api/v1/employees/{id}", api_employee_patch, ANY},   /* others: own lang */
     {"GET", "/api/v1/employees/{id}/profiles", api_assignments_get, ANY},
     {"PUT", "/api/v1/employees/{id}/profiles", api_assignments_put, ANY},
     {"GET", "/api/v1/employees/{id}/assessments", api_assessments_list, ANY},

@@ -155,10 +155,27 @@ static void employee_save(struct api_req *r)
 
 void api_employees_create(struct api_req *r) { employee_save(r); }
 
+/* Only what an employee may change about themselves: their language. */
+static int own_language_only(const struct api_req *r)
+{
+    if (r->id != r->who.employee_id || !json_is_object(r->body) || !json_object_size(r->body))
+        return 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(r->body, key, v)
+        if (strcmp(key, "lang"))
+            return 0;
+    return 1;
+}
+
+/* An admin changes anyone; anyone else their own language (the route is open to all). */
 void api_employee_patch(struct api_req *r)
 {
     if (org_employee_department(r->app, r->id) < 0)
         api_error(r, 404, "not_found", NULL, "there is no employee %lld", (long long)r->id);
+    else if (!api_is(r, ROLE_ADMIN) && !own_language_only(r))
+        api_forbidden(r, r->id == r->who.employee_id ? "change more than your own language"
+                                                     : "change this employee");
     else
         employee_save(r);
 }

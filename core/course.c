@@ -12,6 +12,8 @@
 #include "gap.h"
 #include "lua_host.h"
 #include "mail.h"
+#include "mailtext.h"
+#include "oslo.h"
 #include "util.h"
 
 #define TITLE_MAX_BYTES 200
@@ -96,38 +98,6 @@ static void states_text(unsigned set, char *out, size_t n)
 
 /* --- time ---------------------------------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-static int days_in_month(int y, int m)
-{
-    static const int n[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : n[m - 1];
-}
-
 /* Reads exactly n digits. */
 static int digits(const char **s, int n, int *out)
 {
@@ -148,7 +118,8 @@ static int parse_ymd(const char **s, int *y, int *m, int *d)
     if (digits(s, 4, y) || *(*s)++ != '-' || digits(s, 2, m) || *(*s)++ != '-' ||
         digits(s, 2, d))
         return -1;
-    if (*y < 1970 || *y > 9999 || *m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m))
+    if (*y < 1970 || *y > 9999 || *m < 1 || *m > 12 || *d < 1 ||
+        *d > oslo_days_in_month(*y, *m))
         return -1;
     return 0;
 }
@@ -171,66 +142,27 @@ int course_parse_utc(const char *s, int64_t *out)
         return -1;
     if (h > 23 || mi > 59 || sec > 59)
         return -1;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *out = oslo_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     return 0;
 }
 
-/* The last Sunday of month m of year y at 01:00 UTC: when EU summer time starts and ends. */
-static int64_t last_sunday_0100(int y, int m)
-{
-    int64_t day = days_from_civil(y, m, days_in_month(y, m));
-    int64_t weekday = (day % 7 + 11) % 7;   /* 0 = Sunday; 1970-01-01 was a Thursday */
-    return (day - weekday) * 86400 + 3600;
-}
-
-int course_oslo_offset(int64_t t)
-{
-    int y, m, d;
-    civil_from_days(floor_div(t, 86400), &y, &m, &d);
-    return t >= last_sunday_0100(y, 3) && t < last_sunday_0100(y, 10) ? 7200 : 3600;
-}
-
-struct local_time {
-    int year, month, day, weekday, hour, minute;   /* weekday 0 = Monday */
-};
-
-static struct local_time oslo_time(int64_t t)
-{
-    struct local_time lt;
-    int64_t l = t + course_oslo_offset(t);
-    int64_t days = floor_div(l, 86400), secs = l - days * 86400;
-    civil_from_days(days, &lt.year, &lt.month, &lt.day);
-    lt.weekday = (int)((days % 7 + 10) % 7);
-    lt.hour = (int)(secs / 3600);
-    lt.minute = (int)(secs % 3600 / 60);
-    return lt;
-}
-
-static const char *const nb_weekdays[7] = {"mandag", "tirsdag", "onsdag", "torsdag", "fredag",
-                                           "lørdag", "søndag"};
-static const char *const nb_months[12] = {"januar", "februar", "mars", "april", "mai", "juni",
-                                          "juli", "august", "september", "oktober",
-                                          "november", "desember"};
-
-/* "torsdag 3. desember 2026 kl. 09.00–12.00" in Norwegian time. */
-static void nb_when(int64_t starts, int64_t ends, char *out, size_t n)
-{
-    struct local_time a = oslo_time(starts), b = oslo_time(ends);
-    int same_day = a.year == b.year && a.month == b.month && a.day == b.day;
-    if (same_day)
-        snprintf(out, n, "%s %d. %s %d kl. %02d.%02d–%02d.%02d", nb_weekdays[a.weekday], a.day,
-                 nb_months[a.month - 1], a.year, a.hour, a.minute, b.hour, b.minute);
-    else
-        snprintf(out, n, "%s %d. %s %d kl. %02d.%02d – %s %d. %s %d kl. %02d.%02d",
-                 nb_weekdays[a.weekday], a.day, nb_months[a.month - 1], a.year, a.hour, a.minute,
-                 nb_weekdays[b.weekday], b.day, nb_months[b.month - 1], b.year, b.hour, b.minute);
-}
+int course_oslo_offset(int64_t t) { return oslo_offset(t); }
 
 /* "2026-12-03": the day a session starts, in Norwegian time. */
 static void oslo_date(int64_t t, char out[11])
 {
-    struct local_time lt = oslo_time(t);
+    struct oslo_time lt = oslo_local(t);
     snprintf(out, 11, "%04d-%02d-%02d", lt.year, lt.month, lt.day);
+}
+
+/* "2026-12-03T09:00": a time in Norwegian time, for the mails' when() (lua/view.lua). */
+static json_t *oslo_json(int64_t t)
+{
+    struct oslo_time lt = oslo_local(t);
+    char s[24];
+    snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d", lt.year, lt.month, lt.day, lt.hour,
+             lt.minute);
+    return json_string(s);
 }
 
 static json_t *iso_json(int64_t t)
@@ -497,7 +429,14 @@ static int int_field(const json_t *body, const char *key, int64_t lo, int64_t hi
 struct person {
     int64_t id;              /* 0: nobody */
     char *name, *email;
+    char lang[3];            /* the language of their mail: "nb" or "en" */
 };
+
+static void lang_of(sqlite3_stmt *st, int col, char lang[3])
+{
+    const char *l = db_text(st, col);
+    snprintf(lang, 3, "%s", l && !strcmp(l, "en") ? "en" : "nb");
+}
 
 static void person_free(struct person *p)
 {
@@ -509,12 +448,13 @@ static void person_free(struct person *p)
 static int person_load(struct app *a, int64_t id, struct person *p)
 {
     *p = (struct person){0};
-    sqlite3_stmt *st = db_stmt(a->db, "SELECT name, email FROM employee WHERE id = ?");
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT name, email, lang FROM employee WHERE id = ?");
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) == SQLITE_ROW) {
         p->id = id;
         p->name = dup_text(st, 0);
         p->email = dup_text(st, 1);
+        lang_of(st, 2, p->lang);
     }
     sqlite3_reset(st);
     return p->id ? 0 : -1;
@@ -531,7 +471,7 @@ static void manager_of(struct app *a, int64_t employee_id, struct person *p)
                "  UNION ALL SELECT d.parent_id, up.depth + 1 FROM department d"
                "  JOIN up ON d.id = up.id"
                "  WHERE d.parent_id IS NOT NULL AND up.depth < 64) "
-               "SELECT m.id, m.name, m.email FROM up JOIN department d ON d.id = up.id "
+               "SELECT m.id, m.name, m.email, m.lang FROM up JOIN department d ON d.id = up.id "
                "JOIN employee m ON m.id = d.manager_id "
                "WHERE m.id != ?1 AND m.archived = 0 ORDER BY up.depth LIMIT 1");
     sqlite3_bind_int64(st, 1, employee_id);
@@ -539,6 +479,7 @@ static void manager_of(struct app *a, int64_t employee_id, struct person *p)
         p->id = sqlite3_column_int64(st, 0);
         p->name = dup_text(st, 1);
         p->email = dup_text(st, 2);
+        lang_of(st, 3, p->lang);
     }
     sqlite3_reset(st);
 }
@@ -662,97 +603,118 @@ static int closes(const struct gap_cell *c, int target)
     return c && c->gap > 0 && target > c->actual;
 }
 
-/* The mail's lines about the gaps the course closes for one employee, or what it covers. */
-static void gaps_text(struct app *a, int64_t employee_id, const struct covered *cov, size_t ncov,
-                      struct buf *b)
+/* What the mails about one employee's invitation say about the course and their gaps: gaps, the
+ * gaps it closes for them ({system, requirement, actual, required, target}), and covers, what it
+ * covers ({system, requirement, target}) for when it closes none of theirs. Into vars. */
+static void gaps_vars(struct app *a, int64_t employee_id, const struct covered *cov, size_t ncov,
+                      json_t *vars)
 {
     struct gap_cell *cells = NULL;
     size_t n = 0;
     if (gap_employee(a->gap, employee_id, &cells, &n, NULL))
         n = 0;
-    int any = 0;
+    json_t *gaps = json_array(), *covers = json_array();
     for (size_t i = 0; i < ncov; i++) {
         const struct gap_cell *c = cell_of(cells, n, cov[i].requirement_id);
-        if (!closes(c, cov[i].target))
-            continue;
-        if (!any++)
-            buf_puts(b, "Kurset tetter disse kompetansegapene:\n");
-        buf_printf(b, "- %s: %s (nivå nå %d, krav %d, kurset gir nivå %d)\n", cov[i].system,
-                   cov[i].text, c->actual, c->required, cov[i].target);
+        if (closes(c, cov[i].target))
+            json_array_append_new(gaps, json_pack("{s:s, s:s, s:i, s:i, s:i}", "system",
+                                                  cov[i].system, "requirement", cov[i].text,
+                                                  "actual", c->actual, "required", c->required,
+                                                  "target", cov[i].target));
+        json_array_append_new(covers, json_pack("{s:s, s:s, s:i}", "system", cov[i].system,
+                                                "requirement", cov[i].text, "target",
+                                                cov[i].target));
     }
-    if (!any && ncov) {
-        buf_puts(b, "Kurset dekker:\n");
-        for (size_t i = 0; i < ncov; i++)
-            buf_printf(b, "- %s: %s (mål: nivå %d)\n", cov[i].system, cov[i].text,
-                       cov[i].target);
-    }
+    json_object_set_new(vars, "gaps", gaps);
+    json_object_set_new(vars, "covers", covers);
     free(cells);
 }
 
 /* --- mail ----------------------------------------------------------------------------------- */
 
-/* The lines every mail about a session carries. */
-static void session_facts(const struct sctx *s, struct buf *b)
+/* Every mail's words are a template in web/templates/mail/ in the recipient's language
+ * (mailtext.h); C hands it the facts. A mail about a session gets:
+ *   to        the recipient's name
+ *   employee  the name of the employee the enrolment is about
+ *   session   {title, description, during, after, place, trainer, hours, starts_local,
+ *             ends_local} (times in Norwegian time, "2030-01-10T09:00")
+ *   reason    the reason given with the transition, or false
+ * and an invitation also gaps and covers (gaps_vars). Owned. */
+static json_t *mail_vars(const struct sctx *s, const struct person *emp, const char *reason)
 {
-    char when[160];
-    nb_when(s->starts, s->ends, when, sizeof when);
-    buf_printf(b, "Kurs: %s\nTid: %s\n", s->title, when);
-    if (*s->place)
-        buf_printf(b, "Sted: %s\n", s->place);
-    if (*s->trainer)
-        buf_printf(b, "Kursholder: %s\n", s->trainer);
-    char hours[32];
-    snprintf(hours, sizeof hours, "%g", s->hours);
-    buf_printf(b, "Varighet: %s %s\n", hours, s->hours == 1 ? "time" : "timer");
+    json_t *session = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o}", "title", s->title,
+                                "description", s->description, "during", s->during, "after",
+                                s->after, "place", s->place, "trainer", s->trainer, "hours",
+                                s->hours, "starts_local", oslo_json(s->starts), "ends_local",
+                                oslo_json(s->ends));
+    return json_pack("{s:s, s:s, s:o, s:o}", "to", "", "employee", emp->name ? emp->name : "",
+                     "session", session, "reason",
+                     reason && *reason ? json_string(reason) : json_false());
 }
 
-/* The calendar event of one employee's place in a session; for_manager names the employee in
- * the summary, since it lands in the manager's calendar. Owned. */
-static char *session_ics(const struct sctx *s, const struct person *emp, const struct person *org,
-                         int for_manager, const char *method, int64_t sequence)
+/* The calendar event that goes with a mail: a place in a session (the employee's), for the
+ * employee or (for_manager) in their manager's calendar, naming the employee. */
+struct calendar {
+    const char *method;       /* "REQUEST" or "CANCEL" */
+    int64_t sequence;
+    const struct person *organizer;   /* may be NULL */
+    int for_manager;
+};
+
+/* The event in lang: its summary and description from mail/calendar.txt. Owned, or NULL and
+ * logged when the template fails. */
+static char *session_ics(struct app *a, const struct sctx *s, const struct person *emp,
+                         const struct calendar *cal, json_t *vars, const char *lang)
 {
-    char *summary = for_manager ? xasprintf("Kurs: %s (%s)", s->title, emp->name)
-                                : xasprintf("Kurs: %s", s->title);
-    struct buf desc = {0};
-    session_facts(s, &desc);
-    if (*s->description)
-        buf_printf(&desc, "\n%s\n", s->description);
-    if (*s->during)
-        buf_printf(&desc, "\nE-læring under kurset: %s\n", s->during);
+    json_object_set_new(vars, "for_manager", json_boolean(cal->for_manager));
+    struct mail_text t;
+    char *err = NULL;
+    if (mail_text_render(a, "calendar", lang, vars, &t, &err)) {
+        fprintf(stderr, "evne: mail: %s\n", err);
+        free(err);
+        return NULL;
+    }
+    const struct person *org = cal->organizer;
     struct course_ics ev = {
-        .method = method, .session_id = s->session_id, .employee_id = emp->id,
-        .starts_at = s->starts, .ends_at = s->ends, .stamp = util_now(), .sequence = sequence,
-        .summary = summary, .location = s->place, .description = desc.data,
-        .organizer_name = org ? org->name : NULL, .organizer_email = org ? org->email : NULL,
-        .attendee_name = emp->name, .attendee_email = emp->email,
+        .method = cal->method, .session_id = s->session_id, .employee_id = emp->id,
+        .starts_at = s->starts, .ends_at = s->ends, .stamp = util_now(),
+        .sequence = cal->sequence, .summary = t.subject, .location = s->place,
+        .description = t.text, .organizer_name = org ? org->name : NULL,
+        .organizer_email = org ? org->email : NULL, .attendee_name = emp->name,
+        .attendee_email = emp->email,
     };
     char *ics = course_ics_text(&ev);
-    free(summary);
-    buf_free(&desc);
+    mail_text_free(&t);
     return ics;
 }
 
-/* Queues one mail to `to` unless it is nobody or the person who caused it. body is "Hei
- * <name>,\n\n" + text + the session's facts + reason; consumes nothing. 0 or -1 (logged). */
-static int send_mail(struct app *a, const char *kind, const struct person *to, int64_t by,
-                     const char *subject, const char *text, const struct sctx *s,
-                     const char *reason, const char *ics)
+/* Queues mail `name` (web/templates/mail/NAME.txt) to `to` in their language, unless they are
+ * nobody or the person who caused it, with the calendar event cal (may be NULL) of emp's place
+ * in s. vars are mail_vars' (borrowed; "to" is set here). 0, or -1 when the outbox or the
+ * template fails (logged). */
+static int send_mail(struct app *a, const char *kind, const char *name, const struct person *to,
+                     int64_t by, const struct sctx *s, const struct person *emp,
+                     const struct calendar *cal, json_t *vars)
 {
     if (!to->id || to->id == by || !to->email || !*to->email)
         return 0;
-    struct buf b = {0};
-    buf_printf(&b, "Hei %s,\n\n%s\n", to->name, text);
-    if (s) {
-        buf_puts(&b, "\n");
-        session_facts(s, &b);
+    json_object_set_new(vars, "to", json_string(to->name ? to->name : ""));
+    char *ics = NULL;
+    if (cal && !(ics = session_ics(a, s, emp, cal, vars, to->lang)))
+        return -1;
+    struct mail_text t;
+    char *err = NULL;
+    if (mail_text_render(a, name, to->lang, vars, &t, &err)) {
+        fprintf(stderr, "evne: mail: %s\n", err);
+        free(err);
+        free(ics);
+        return -1;
     }
-    if (reason && *reason)
-        buf_printf(&b, "\nBegrunnelse: %s\n", reason);
-    buf_puts(&b, "\nHilsen\nevne\n");
-    struct mail m = {.kind = kind, .to = to->email, .subject = subject, .body = b.data,
-                     .ics = ics};
+    struct mail m = {.kind = kind, .to = to->email, .subject = t.subject, .body = t.text,
+                     .html = t.html, .ics = ics};
     int rc = mail_queue(a->db, &m);
-    buf_free(&b);
+    mail_text_free(&t);
+    free(ics);
     return rc;
 }
 
@@ -804,17 +766,12 @@ static int promote_waitlist(struct app *a, const struct sctx *s)
         struct person p, m;
         person_load(a, emp, &p);
         manager_of(a, emp, &m);
-        char *subject = xasprintf("Du har fått plass på kurset: %s", s->title);
-        char *msubject = xasprintf("%s har fått plass på kurset: %s", p.name, s->title);
-        char *mtext = xasprintf("En plass ble ledig, og %s har fått plass fra ventelisten.",
-                                p.name);
-        int rc = send_mail(a, "enrolment_promoted", &p, 0, subject,
-                           "En plass ble ledig, og du har fått plass fra ventelisten.", s, NULL,
-                           NULL) ||
-                 send_mail(a, "enrolment_promoted", &m, 0, msubject, mtext, s, NULL, NULL);
-        free(subject);
-        free(msubject);
-        free(mtext);
+        json_t *vars = mail_vars(s, &p, NULL);
+        int rc = send_mail(a, "enrolment_promoted", "enrolment_promoted", &p, 0, s, &p, NULL,
+                           vars) ||
+                 send_mail(a, "enrolment_promoted", "enrolment_promoted_manager", &m, 0, s, &p,
+                           NULL, vars);
+        json_decref(vars);
         person_free(&p);
         person_free(&m);
         if (rc)
@@ -869,93 +826,49 @@ int course_enrolment_get(struct app *a, int64_t id, struct course_enrolment *out
     return found ? 0 : -1;
 }
 
-/* The mails of one transition: to the employee and/or the manager, never to who made it. */
+/* The mails of one transition: to the employee and/or the manager, never to who made it. Each
+ * is web/templates/mail/KIND.txt (to the employee) and KIND_manager.txt (to their manager). */
 static int transition_mails(struct app *a, enum course_action act, enum state to,
                             const struct sctx *s, const struct person *emp,
                             const struct person *mgr, int64_t by, const char *reason)
 {
-    char *subject = NULL, *msubject = NULL, *text = NULL, *mtext = NULL, *ics = NULL,
-         *mics = NULL;
     const char *kind = NULL;
-    const char *n = emp->name, *t = s->title;
+    int to_employee = 1, to_manager = 1;
     switch (act) {
     case COURSE_ACCEPT:
         kind = "approval_needed";
-        msubject = xasprintf("Godkjenning trengs: %s vil delta på %s", n, t);
-        mtext = xasprintf("%s har takket ja til kurset «%s» og venter på din godkjenning i "
-                          "evne.", n, t);
+        to_employee = 0;
         break;
     case COURSE_DECLINE:
         kind = "enrolment_declined";
-        msubject = xasprintf("%s har takket nei til kurset: %s", n, t);
-        mtext = xasprintf("%s har takket nei til invitasjonen til kurset «%s».", n, t);
+        to_employee = 0;
         break;
     case COURSE_APPROVE:
-        if (to == S_APPROVED) {
-            kind = "enrolment_approved";
-            subject = xasprintf("Du har fått plass på kurset: %s", t);
-            text = xasprintf("Påmeldingen din til kurset «%s» er godkjent, og du har fått plass.",
-                             t);
-            msubject = xasprintf("%s har fått plass på kurset: %s", n, t);
-            mtext = xasprintf("Påmeldingen til %s er godkjent, og %s har fått plass.", n, n);
-        } else {
-            kind = "enrolment_waitlisted";
-            subject = xasprintf("Du står på venteliste: %s", t);
-            text = xasprintf("Påmeldingen din til kurset «%s» er godkjent, men kurset er fullt. "
-                             "Du står på venteliste og får e-post hvis en plass blir ledig.", t);
-            msubject = xasprintf("%s står på venteliste: %s", n, t);
-            mtext = xasprintf("Påmeldingen til %s er godkjent, men kurset er fullt; %s står på "
-                              "venteliste.", n, n);
-        }
+        kind = to == S_APPROVED ? "enrolment_approved" : "enrolment_waitlisted";
         break;
-    case COURSE_REJECT:
-        kind = "enrolment_rejected";
-        subject = xasprintf("Påmeldingen er ikke godkjent: %s", t);
-        text = xasprintf("Påmeldingen din til kurset «%s» er ikke godkjent.", t);
-        msubject = xasprintf("Påmeldingen til %s er ikke godkjent: %s", n, t);
-        mtext = xasprintf("Påmeldingen til %s til kurset «%s» er ikke godkjent.", n, t);
-        break;
-    case COURSE_CANCEL:
-        kind = "enrolment_cancelled";
-        subject = xasprintf("Påmeldingen er avlyst: %s", t);
-        text = xasprintf("Påmeldingen din til kurset «%s» er avlyst.", t);
-        msubject = xasprintf("Påmeldingen til %s er avlyst: %s", n, t);
-        mtext = xasprintf("Påmeldingen til %s til kurset «%s» er avlyst.", n, t);
-        break;
+    case COURSE_REJECT: kind = "enrolment_rejected"; break;
+    case COURSE_CANCEL: kind = "enrolment_cancelled"; break;
     case COURSE_ATTEND:
         kind = "course_attended";
-        subject = xasprintf("Takk for at du deltok: %s", t);
-        text = xasprintf("Takk for at du deltok på kurset «%s». Kurset er ført på CV-en din.\n\n"
-                         "Vurder deg selv på nytt på kravene kurset dekker, og svar på "
-                         "kursevalueringen i evne.%s%s", t, *s->after ? "\n\nRepetisjon etter "
-                         "kurset (e-læring): " : "", s->after);
+        to_manager = 0;
         break;
-    case COURSE_ABSENT:
-        kind = "course_absent";
-        subject = xasprintf("Registrert fravær: %s", t);
-        text = xasprintf("Du er registrert som fraværende fra kurset «%s».", t);
-        msubject = xasprintf("%s var fraværende: %s", n, t);
-        mtext = xasprintf("%s er registrert som fraværende fra kurset «%s».", n, t);
-        break;
+    case COURSE_ABSENT: kind = "course_absent"; break;
     case COURSE_NACTIONS:
         UTIL_ABORT("no such action");
     }
-    if (to == S_REJECTED || to == S_CANCELLED) {
-        /* the place leaves both calendars */
-        ics = session_ics(s, emp, NULL, 0, "CANCEL", util_now());
-        mics = session_ics(s, emp, NULL, 1, "CANCEL", util_now());
-    }
+    /* the place leaves both calendars */
+    int cancels = to == S_REJECTED || to == S_CANCELLED;
+    struct calendar cal = {.method = "CANCEL", .sequence = util_now()};
+    struct calendar mcal = {.method = "CANCEL", .sequence = cal.sequence, .for_manager = 1};
+    char mname[64];
+    snprintf(mname, sizeof mname, "%s_manager", kind);
+    json_t *vars = mail_vars(s, emp, reason);
     int rc = 0;
-    if (text)
-        rc = send_mail(a, kind, emp, by, subject, text, s, reason, ics);
-    if (!rc && mtext)
-        rc = send_mail(a, kind, mgr, by, msubject, mtext, s, reason, mics);
-    free(subject);
-    free(msubject);
-    free(text);
-    free(mtext);
-    free(ics);
-    free(mics);
+    if (to_employee)
+        rc = send_mail(a, kind, kind, emp, by, s, emp, cancels ? &cal : NULL, vars);
+    if (!rc && to_manager)
+        rc = send_mail(a, kind, mname, mgr, by, s, emp, cancels ? &mcal : NULL, vars);
+    json_decref(vars);
     return rc;
 }
 
@@ -1256,35 +1169,15 @@ int course_invite(struct app *a, int64_t session_id, int64_t by, const json_t *b
         struct person emp, mgr;
         person_load(a, ids[i], &emp);
         manager_of(a, ids[i], &mgr);
-        struct buf gaps = {0};
-        gaps_text(a, ids[i], cov, ncov, &gaps);
-        struct buf text = {0};
-        buf_printf(&text, "Du er invitert til kurset «%s».\n\n%s", s.title,
-                   gaps.data ? gaps.data : "");
-        if (*s.description)
-            buf_printf(&text, "\n%s\n", s.description);
-        if (*s.during)
-            buf_printf(&text, "\nE-læring under kurset: %s\n", s.during);
-        buf_puts(&text, "\nSvar på invitasjonen i evne: godta eller avslå. Når du har godtatt, "
-                        "godkjenner lederen din plassen.");
-        struct buf mtext = {0};
-        buf_printf(&mtext, "%s er invitert til kurset «%s».\n\n%s\nNår %s har godtatt, venter "
-                   "påmeldingen på din godkjenning i evne. Du kan også melde %s på direkte.",
-                   emp.name, s.title, gaps.data ? gaps.data : "", emp.name, emp.name);
-        char *subject = xasprintf("Invitasjon til kurs: %s", s.title);
-        char *msubject = xasprintf("%s er invitert til kurs: %s", emp.name, s.title);
-        char *ics = session_ics(&s, &emp, &org, 0, "REQUEST", 0);
-        char *mics = session_ics(&s, &emp, &org, 1, "REQUEST", 0);
+        json_t *vars = mail_vars(&s, &emp, NULL);
+        gaps_vars(a, ids[i], cov, ncov, vars);
+        struct calendar cal = {.method = "REQUEST", .organizer = &org};
+        struct calendar mcal = {.method = "REQUEST", .organizer = &org, .for_manager = 1};
         /* by is 0 here: an adviser inviting themselves still gets the invitation */
-        ok = send_mail(a, "invitation", &emp, 0, subject, text.data, &s, NULL, ics) == 0 &&
-             send_mail(a, "invitation", &mgr, 0, msubject, mtext.data, &s, NULL, mics) == 0;
-        free(subject);
-        free(msubject);
-        free(ics);
-        free(mics);
-        buf_free(&gaps);
-        buf_free(&text);
-        buf_free(&mtext);
+        ok = send_mail(a, "invitation", "invitation", &emp, 0, &s, &emp, &cal, vars) == 0 &&
+             send_mail(a, "invitation", "invitation_manager", &mgr, 0, &s, &emp, &mcal,
+                       vars) == 0;
+        json_decref(vars);
         person_free(&emp);
         person_free(&mgr);
     }
@@ -1846,23 +1739,14 @@ static int session_mails(struct app *a, const struct sctx *s, int64_t by, int ca
         }
         struct person emp;
         person_load(a, en.employee_id, &emp);
-        char *ics = session_ics(s, &emp, NULL, 0, cancel ? "CANCEL" : "REQUEST", sequence);
-        char *subject, *text;
-        if (cancel) {
+        if (cancel)
             ok = set_state(a, en.id, en.state, S_CANCELLED, by, NULL) == 0;
-            subject = xasprintf("Kurset er avlyst: %s", s->title);
-            text = xasprintf("Kurset «%s» er avlyst, og påmeldingen din er avlyst med det.",
-                             s->title);
-        } else {
-            subject = xasprintf("Endret tid eller sted: %s", s->title);
-            text = xasprintf("Kurset «%s» har fått ny tid eller nytt sted. Se under.", s->title);
-        }
+        struct calendar cal = {.method = cancel ? "CANCEL" : "REQUEST", .sequence = sequence};
+        const char *kind = cancel ? "session_cancelled" : "session_changed";
+        json_t *vars = mail_vars(s, &emp, NULL);
         /* by 0: the person who changed it is told too, if they are enrolled */
-        ok = ok && send_mail(a, cancel ? "session_cancelled" : "session_changed", &emp, 0,
-                             subject, text, s, NULL, ics) == 0;
-        free(subject);
-        free(text);
-        free(ics);
+        ok = ok && send_mail(a, kind, kind, &emp, 0, s, &emp, &cal, vars) == 0;
+        json_decref(vars);
         person_free(&emp);
     }
     free(ids);

@@ -163,7 +163,7 @@ json_t *org_employee_json(struct app *a, int64_t id)
 {
     sqlite3_stmt *st = db_stmt(
         a->db, "SELECT employee_number, name, email, department_id, roles, login, archived, "
-               "EXISTS (SELECT 1 FROM department WHERE manager_id = employee.id) "
+               "EXISTS (SELECT 1 FROM department WHERE manager_id = employee.id), lang "
                "FROM employee WHERE id = ?");
     sqlite3_bind_int64(st, 1, id);
     json_t *o = NULL;
@@ -178,6 +178,7 @@ json_t *org_employee_json(struct app *a, int64_t id)
                       "roles", auth_roles_json(roles), "login",
                       login ? json_string(login) : json_null(), "archived",
                       sqlite3_column_int(st, 6));
+        json_object_set_new(o, "lang", json_string(db_text(st, 8) ? db_text(st, 8) : "nb"));
     }
     sqlite3_reset(st);
     return o;
@@ -190,6 +191,17 @@ int64_t org_employee_department(struct app *a, int64_t id)
     int64_t d = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
     return d;
+}
+
+int org_employee_set_lang(struct app *a, int64_t id, const char *lang)
+{
+    if (strcmp(lang, "nb") && strcmp(lang, "en"))
+        return -1;
+    sqlite3_stmt *st = db_stmt(a->db, "UPDATE employee SET lang = ?2 WHERE id = ?1 AND "
+                                      "lang IS NOT ?2");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC);
+    return db_exec_stmt(a->db, st);
 }
 
 int org_password_check(const char *password, struct derr *e)
@@ -213,7 +225,7 @@ static int valid_email(const char *s)
 }
 
 struct emp_fields {
-    const char *number, *name, *email, *login, *password;
+    const char *number, *name, *email, *login, *password, *lang;
     int64_t department;     /* -1 absent */
     unsigned roles;
     int has_roles, has_login, archived;   /* archived: -1 absent */
@@ -223,7 +235,8 @@ static int employee_fields(struct app *a, int64_t id, const json_t *body, struct
                            struct derr *e)
 {
     static const char *const allowed[] = {"employee_number", "name", "email", "department_id",
-                                          "roles", "login", "password", "archived", NULL};
+                                          "roles", "login", "password", "archived", "lang",
+                                          NULL};
     int creating = id == 0;
     *f = (struct emp_fields){.department = -1, .archived = -1};
     if (dom_only(body, allowed, e) ||
@@ -232,8 +245,12 @@ static int employee_fields(struct app *a, int64_t id, const json_t *body, struct
         dom_string(body, "email", creating, 1, 254, &f->email, e) < 0 ||
         dom_id(body, "department_id", creating, 0, &f->department, e) < 0 ||
         dom_string(body, "password", 0, 0, 1000, &f->password, e) < 0 ||
-        dom_bool(body, "archived", &f->archived, e) < 0)
+        dom_bool(body, "archived", &f->archived, e) < 0 ||
+        dom_string(body, "lang", 0, 1, 8, &f->lang, e) < 0)
         return -1;
+    if (f->lang && strcmp(f->lang, "nb") && strcmp(f->lang, "en"))
+        return derr(e, 422, "invalid", "lang", "'lang' is nb (bokmål) or en (English), not '%s'",
+                    f->lang);
     if (f->email && !valid_email(f->email))
         return derr(e, 422, "invalid", "email", "'%s' is not an e-mail address", f->email);
     if (f->department > 0 && !dom_exists(a->db, SQL_DEPT_EXISTS, f->department))
@@ -290,7 +307,7 @@ int org_employee_create(struct app *a, const json_t *body, const char *password_
         return derr_db(e);
     sqlite3_stmt *st = db_stmt(
         a->db, "INSERT INTO employee (employee_number, name, email, department_id, roles, login, "
-               "password_hash, archived, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+               "password_hash, archived, created_at, lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     sqlite3_bind_text(st, 1, f.number, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, f.name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, f.email, -1, SQLITE_TRANSIENT);
@@ -302,6 +319,7 @@ int org_employee_create(struct app *a, const json_t *body, const char *password_
         sqlite3_bind_text(st, 7, password_hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 8, f.archived > 0);
     sqlite3_bind_int64(st, 9, util_now());
+    sqlite3_bind_text(st, 10, f.lang ? f.lang : "nb", -1, SQLITE_TRANSIENT);
     if (db_exec_stmt(a->db, st) || db_commit(a->db)) {
         db_rollback(a->db);
         return derr_db(e);
@@ -328,7 +346,8 @@ int org_employee_update(struct app *a, int64_t id, const json_t *body, const cha
                "roles = CASE WHEN ?6 >= 0 THEN ?6 ELSE roles END, "
                "login = CASE WHEN ?7 THEN ?8 ELSE login END, "
                "password_hash = coalesce(?9, password_hash), "
-               "archived = CASE WHEN ?10 >= 0 THEN ?10 ELSE archived END WHERE id = ?1");
+               "archived = CASE WHEN ?10 >= 0 THEN ?10 ELSE archived END, "
+               "lang = coalesce(?11, lang) WHERE id = ?1");
     sqlite3_bind_int64(st, 1, id);
     if (f.number)
         sqlite3_bind_text(st, 2, f.number, -1, SQLITE_TRANSIENT);
@@ -344,6 +363,8 @@ int org_employee_update(struct app *a, int64_t id, const json_t *body, const cha
     if (password_hash)
         sqlite3_bind_text(st, 9, password_hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 10, f.archived);
+    if (f.lang)
+        sqlite3_bind_text(st, 11, f.lang, -1, SQLITE_TRANSIENT);
     int ok = db_exec_stmt(a->db, st) == 0;
     if (ok && (f.archived > 0 || password_hash)) {
         /* An archived person, or one whose password was reset, can no longer use the tokens

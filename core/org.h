@@ -21,7 +21,8 @@ int org_department_delete(struct app *a, int64_t id, struct derr *e);
 json_t *org_department_json(struct app *a, int64_t id);
 json_t *org_department_list(struct app *a);   /* owned array */
 
-/* body: {employee_number, name, email, department_id, roles?, login?, password?, archived?}.
+/* body: {employee_number, name, email, department_id, roles?, login?, password?, archived?,
+ * lang? ("nb", the default, or "en": the language of their mail)}.
  * password_hash (borrowed, may be NULL) is the argon2id hash of body's password, made by the
  * caller off the loop. */
 int org_employee_create(struct app *a, const json_t *body, const char *password_hash,
@@ -31,6 +32,9 @@ int org_employee_update(struct app *a, int64_t id, const json_t *body, const cha
 json_t *org_employee_json(struct app *a, int64_t id);   /* owned, or NULL */
 /* The employee's department, or -1 when unknown. */
 int64_t org_employee_department(struct app *a, int64_t id);
+/* Stores lang ("nb" or "en") as the employee's language (the pages' language switch); a
+ * no-op when it is theirs already. 0, or -1 (an SQLite error, logged, or another lang). */
+int org_employee_set_lang(struct app *a, int64_t id, const char *lang);
 /* Checks a password before it is hashed: 0, or -1 with a derr. */
 int org_password_check(const char *password, struct derr *e);
 

@@ -609,5 +609,8 @@ void web_dispatch(struct app *a, struct http_request *req)
             return;
         }
     }
+    /* Switching the language switches it for the person's mail too. */
+    if (r->set_lang && r->who.employee_id)
+        org_employee_set_lang(a, r->who.employee_id, r->lang);
     route->handler(r);
 }

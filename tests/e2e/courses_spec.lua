@@ -861,4 +861,184 @@ describe("courses", function()
       H.check_error(status, body, 409, "conflict")
     end)
   end)
+
+  describe("a person's language", function()
+    local emma, tom, L, S4
+
+    -- Words of the other language that must not be in a mail.
+    local NORWEGIAN = { "Hei ", "Kurs:", "Tid:", "Sted:", "Varighet", "Hilsen", "kurset", " kl. " }
+    local ENGLISH = { "Hello ", "Course:", "When:", "Where:", "Duration", "Regards", "course" }
+    local function none_of(words, text)
+      for _, w in ipairs(words) do
+        assert.is_nil(text:find(w, 1, true), ("'%s' in: %s"):format(w, text))
+      end
+    end
+
+    it("shows lang, which the employee changes for themselves and an admin for anyone", function()
+      local _, login
+      emma, _, login = srv:employee({ department_id = helse, name = "Emma Nordmann",
+                                      email = "emma@example.no", login = "emma" })
+      tok.emma = srv:login(login)
+      tom = srv:employee({ department_id = skole, name = "Tom Nordmann", email = "tom@example.no",
+                           login = "tom" })
+      tok.tom = srv:login("tom")
+      assert.equal("nb", srv:expect(200, "GET", "/employees/" .. emma, nil, as("emma")).lang)
+      local e = srv:expect(200, "PATCH", "/employees/" .. emma, { lang = "en" }, as("emma"))
+      assert.equal("en", e.lang)
+      assert.equal("Emma Nordmann", e.name)
+      -- nothing else about themselves, and nothing about others
+      local status, body = srv:api("PATCH", "/employees/" .. emma, { lang = "nb", name = "Emma" },
+        as("emma"))
+      H.check_error(status, body, 403, "forbidden")
+      status, body = srv:api("PATCH", "/employees/" .. tom, { lang = "en" }, as("emma"))
+      H.check_error(status, body, 403, "forbidden")
+      status, body = srv:api("PATCH", "/employees/" .. tom, { lang = "en" }, as("rektor"))
+      H.check_error(status, body, 403, "forbidden")
+      status, body = srv:api("PATCH", "/employees/" .. emma, H.object(), as("emma"))
+      H.check_error(status, body, 403, "forbidden")
+      for _, bad in ipairs({ "de", "EN", "", "english" }) do
+        status, body = srv:api("PATCH", "/employees/" .. emma, { lang = bad }, as("emma"))
+        H.check_error(status, body, 422, "invalid", "lang")
+      end
+      status, body = srv:api("PATCH", "/employees/" .. emma, { lang = 1 }, as("emma"))
+      H.check_error(status, body, 422, "invalid", "lang")
+      status, body = srv:api("POST", "/employees", { employee_number = H.unique("E"), name = "X",
+        email = "x@example.no", department_id = helse, lang = "sv" })
+      H.check_error(status, body, 422, "invalid", "lang")
+      -- nothing of it was stored
+      assert.equal("en", srv:expect(200, "GET", "/employees/" .. emma).lang)
+      assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
+      -- an admin sets anyone's, also when creating them
+      assert.equal("en", srv:expect(200, "PATCH", "/employees/" .. id.rektor, { lang = "en" }).lang)
+      local created = srv:expect(201, "POST", "/employees", { employee_number = H.unique("E"),
+        name = "Ann Nordmann", email = "ann@example.no", department_id = helse, lang = "en" })
+      assert.equal("en", created.lang)
+    end)
+
+    it("stores the language a logged-in person switches to on the pages", function()
+      local P = require("pagekit")
+      local cookie = P.login(srv, "tom", srv.passwords.tom)
+      local status, html, headers = P.page(srv, cookie, "GET", "/me?lang=en")
+      assert.equal(200, status)
+      assert.truthy(html:find('lang="en"', 1, true))
+      assert.truthy((headers["set-cookie"] or ""):find("evne_lang=en", 1, true))
+      assert.equal("en", srv:expect(200, "GET", "/employees/" .. tom).lang)
+      status = P.page(srv, cookie, "GET", "/me?lang=nb")
+      assert.equal(200, status)
+      assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
+      -- without a session the switch is the browser's alone
+      status = P.page(srv, nil, "GET", "/login?lang=en")
+      assert.equal(200, status)
+      assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
+    end)
+
+    it("mails each person in their own language: invitation, calendar, transitions", function()
+      L = srv:expect(201, "POST", "/courses", {
+        title = "Gerica for nyansatte", system_id = sys, hours = 2.5,
+        requirements = { { requirement_id = r1, target_level = 3 } },
+        elearning_during = "https://laering.example.no/gerica/ny",
+      }, as("radgiver")).id
+      -- summer time: 07:00 UTC is 09:00 in Norway
+      S4 = srv:expect(201, "POST", "/courses/" .. L .. "/sessions", {
+        starts_at = "2030-06-04T07:00:00Z", ends_at = "2030-06-04T09:30:00Z",
+        place = "Rådhuset, møterom 2", trainer = "Trude Trener", capacity = 10,
+      }, as("radgiver")).id
+      srv:assign(emma, { (srv:profile("Gerica for nyansatte", sys, { [r1] = 3 })) })
+      srv:assess(emma, "test", { [r1] = 1 })
+      local since = last_outbox_id()
+      local data = srv:expect(201, "POST", "/sessions/" .. S4 .. "/invitations",
+        { employee_ids = { emma, tom } }, as("radgiver"))
+      local mails = mails_since(since)
+      assert.equal(4, #mails)
+      local function to(addr)
+        return assert(find(mails, function(m) return m.to_addr == addr end), "no mail to " .. addr)
+      end
+
+      local m = to("emma@example.no")                       -- English
+      assert.equal("invitation", m.kind)
+      assert.equal("Invitation to a course: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("^Hello Emma Nordmann,\n\nYou are invited to the course " ..
+        "“Gerica for nyansatte”%."), m.body)
+      assert.truthy(m.body:find("The course closes these competence gaps:\n- Gerica: Skrive " ..
+        "journal (level now 1, required 3, the course gives level 3)\n", 1, true), m.body)
+      assert.truthy(m.body:find("E-learning during the course: https://laering.example.no/gerica/ny",
+        1, true), m.body)
+      assert.truthy(m.body:find("When: Tuesday 4 June 2030, 09:00–11:30 (Norwegian time)\n", 1,
+        true), m.body)
+      assert.truthy(m.body:find("Where: Rådhuset, møterom 2\nTrainer: Trude Trener\n" ..
+        "Duration: 2.5 hours\n", 1, true), m.body)
+      assert.truthy(m.body:find("\nRegards,\nevne\n$"), m.body)
+      none_of(NORWEGIAN, m.body)
+      local ics = m.ics:gsub("\r\n ", "")
+      assert.truthy(ics:find("\r\nSUMMARY:Course: Gerica for nyansatte\r\n", 1, true), ics)
+      assert.truthy(ics:find("\r\nDESCRIPTION:Course: Gerica for nyansatte\\nWhen: Tuesday 4 " ..
+        "June 2030\\, 09:00–11:30 (Norwegian time)\\n", 1, true), ics)
+      none_of(NORWEGIAN, ics)
+
+      m = to(email.leder)                                   -- her manager: bokmål
+      assert.equal("Emma Nordmann er invitert til kurs: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("Tid: tirsdag 4. juni 2030 kl. 09.00–11.30\n", 1, true), m.body)
+      assert.truthy(m.body:find("Varighet: 2,5 timer\n", 1, true), m.body)
+      none_of(ENGLISH, m.body)
+      assert.truthy(m.ics:gsub("\r\n ", ""):find("\r\nSUMMARY:Kurs: Gerica for nyansatte " ..
+        "(Emma Nordmann)\r\n", 1, true))
+
+      m = to("tom@example.no")                              -- bokmål: tom switched back
+      assert.equal("Invitasjon til kurs: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("^Hei Tom Nordmann,\n"), m.body)
+      assert.truthy(m.body:find("Kurset dekker:\n- Gerica: Skrive journal (mål: nivå 3)\n", 1,
+        true), m.body)
+      none_of(ENGLISH, m.body)
+
+      m = to(email.rektor)                                  -- his manager: English
+      assert.equal("Tom Nordmann is invited to a course: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("Once Tom Nordmann has accepted, the enrolment waits for your " ..
+        "approval in evne. You can also enrol Tom Nordmann directly.", 1, true), m.body)
+      assert.truthy(m.body:find("The course covers:\n- Gerica: Skrive journal (target: level 3)\n",
+        1, true), m.body)
+      none_of(NORWEGIAN, m.body)
+      assert.truthy(m.ics:gsub("\r\n ", ""):find("\r\nSUMMARY:Course: Gerica for nyansatte " ..
+        "(Tom Nordmann)\r\n", 1, true))
+
+      local e_emma, e_tom = data.items[1].id, data.items[2].id
+      since = last_outbox_id()
+      expect_transition("emma", e_emma, "accept", "accepted")
+      expect_transition("tom", e_tom, "accept", "accepted")
+      mails = mails_since(since)
+      assert.equal(2, #mails)
+      assert.equal("Godkjenning trengs: Emma Nordmann vil delta på Gerica for nyansatte",
+        to(email.leder).subject)
+      assert.equal("Approval needed: Tom Nordmann wants to attend Gerica for nyansatte",
+        to(email.rektor).subject)
+      none_of(NORWEGIAN, to(email.rektor).body)
+
+      since = last_outbox_id()
+      expect_transition("leder", e_emma, "approve", "approved")
+      expect_transition("rektor", e_tom, "reject", "rejected", { reason = "Ikke denne gangen" })
+      mails = mails_since(since)
+      assert.equal(2, #mails)
+      m = to("emma@example.no")
+      assert.equal("You have a place on the course: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("Your enrolment in the course “Gerica for nyansatte” is approved, " ..
+        "and you have a place.", 1, true), m.body)
+      none_of(NORWEGIAN, m.body)
+      m = to("tom@example.no")
+      assert.equal("Påmeldingen er ikke godkjent: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("\nBegrunnelse: Ikke denne gangen\n", 1, true), m.body)
+      assert.truthy(m.ics:gsub("\r\n ", ""):find("\r\nSUMMARY:Kurs: Gerica for nyansatte\r\n", 1,
+        true))
+
+      -- a new place: the calendar and the mail in her language
+      since = last_outbox_id()
+      srv:expect(200, "PATCH", "/sessions/" .. S4, { place = "Biblioteket" }, as("radgiver"))
+      mails = mails_since(since)
+      assert.equal(1, #mails)
+      m = to("emma@example.no")
+      assert.equal("session_changed", m.kind)
+      assert.equal("New time or place: Gerica for nyansatte", m.subject)
+      assert.truthy(m.body:find("\nWhere: Biblioteket\n", 1, true), m.body)
+      assert.truthy(m.ics:find("\r\nLOCATION:Biblioteket\r\n", 1, true))
+      none_of(NORWEGIAN, m.body)
+    end)
+  end)
 end)

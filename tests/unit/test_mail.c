@@ -1,5 +1,6 @@
 /* mail: the message as it goes over SMTP (headers, RFC 2047 subjects, quoted-printable, the
- * calendar part, HTML alternatives and attachments parsed back as a MIME reader would), the backoff, and the outbox's states through claim, record and recover. */
+ * calendar part, HTML alternatives and attachments parsed back as a MIME reader would), the
+ * backoff, and the outbox's states through claim, record and recover. */
 #include "fixture.h"
 
 #include "mail.h"

@@ -270,6 +270,60 @@ static void test_pages_are_unchanged(void **state)
     json_decref(data);
 }
 
+
+/* Every mail of the course module, from the shipped templates, with the view opened on first
+ * use (a process without pages): whole in both languages, no placeholder left unfilled. */
+static void test_the_shipped_course_mails(void **state)
+{
+    (void)state;
+    struct app bare = {0};   /* no view: mailtext opens the shipped one */
+    static const char *const names[] = {
+        "invitation", "invitation_manager", "approval_needed_manager",
+        "enrolment_declined_manager", "enrolment_approved", "enrolment_approved_manager",
+        "enrolment_waitlisted", "enrolment_waitlisted_manager", "enrolment_rejected",
+        "enrolment_rejected_manager", "enrolment_cancelled", "enrolment_cancelled_manager",
+        "enrolment_promoted", "enrolment_promoted_manager", "course_attended", "course_absent",
+        "course_absent_manager", "session_cancelled", "session_changed", "calendar"};
+    json_t *vars = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s}, s:s, s:b,"
+        " s:[{s:s, s:s, s:i, s:i, s:i}], s:[{s:s, s:s, s:i}]}",
+        "to", "Kari Nordmann", "employee", "Per Hansen", "session", "title", "Gerica <journal>",
+        "description", "Øving & praksis", "during", "https://x.no/a?b=1&c=2", "after",
+        "https://x.no/r", "place", "Rådhuset", "trainer", "Trude", "hours", 1.0,
+        "starts_local", "2030-01-10T09:00", "ends_local", "2030-01-10T12:00", "reason",
+        "Turnus <natt>", "for_manager", 1, "gaps", "system", "Gerica", "requirement",
+        "Skrive journal", "actual", 1, "required", 3, "target", 3, "covers", "system", "Gerica",
+        "requirement", "Skrive journal", "target", 3);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        static const char *const langs[] = {"nb", "en"};
+        for (size_t l = 0; l < 2; l++) {
+            struct mail_text t;
+            char *err = NULL;
+            if (mail_text_render(&bare, names[i], langs[l], vars, &t, &err))
+                fail_msg("%s in %s: %s", names[i], langs[l], err);
+            assert_true(*t.subject && !strchr(t.subject, '\n'));
+            assert_null(t.html);
+            char *both = xasprintf("%s\n%s", t.subject, t.text);
+            if (strchr(both, '%') || strstr(both, "&lt;") || strstr(both, "&amp;") ||
+                strstr(both, "\n\n\n"))
+                fail_msg("%s in %s:\n%s", names[i], langs[l], both);
+            int english = strstr(both, "Hello ") || strstr(both, "Course: ") ||
+                          strstr(both, "When: ");
+            int norwegian = strstr(both, "Hei ") || strstr(both, "Kurs: ") ||
+                            strstr(both, "Tid: ");
+            if (english != (l == 1) || norwegian != (l == 0))
+                fail_msg("%s in %s is not all %s:\n%s", names[i], langs[l],
+                         l ? "English" : "bokmål", both);
+            /* one hour, in the singular; the escaped-nowhere title */
+            assert_non_null(strstr(both, l ? "Duration: 1 hour\n" : "Varighet: 1 time\n"));
+            assert_non_null(strstr(both, "Gerica <journal>"));
+            free(both);
+            mail_text_free(&t);
+        }
+    }
+    json_decref(vars);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +333,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_times_in_the_recipients_language, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_name_the_template, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages_are_unchanged, setup, teardown),
+        cmocka_unit_test(test_the_shipped_course_mails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
