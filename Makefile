@@ -113,6 +113,7 @@ bench:
 	bench/run.sh
 	bench/pages.sh
 	bench/matches.sh
+	bench/trend.sh
 
 lint:
 	luacheck --no-color rules lua tests/lua tests/e2e

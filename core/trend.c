@@ -2,8 +2,9 @@
  * chart the pages and reports draw them with (see trend.h).
  *
  * A snapshot copies rows the index already keeps: gap_rollup's unfiltered department, system and
- * profile rows read running totals, so a snapshot costs the same at 50,000 employees as at 50
- * (bench/trend.sh measures it). The organisation's row is the sum of the root departments' rows:
+ * profile rows read running totals, so copying costs next to nothing; storing the rows (one per
+ * department, system and profile) is the work, which the scheduled job does in steps
+ * (bench/trend.sh measures both). The organisation's row is the sum of the root departments' rows:
  * every employee belongs to exactly one department and the subtrees of the roots are disjoint,
  * so the counts add up, and coverage is derived from them the way the index derives it.
  */
@@ -23,59 +24,20 @@
 
 /* --- snapshots ---------------------------------------------------------------------------- */
 
+/* One row to store: a dimension's name (static) and the index's figures (the name not used). */
+struct pending {
+    const char *dimension;
+    struct gap_row row;
+};
+
+struct rows {
+    struct pending *v;
+    size_t n;
+};
+
 static double coverage_of(int64_t demanded, int64_t open)
 {
     return demanded ? 1.0 - (double)open / (double)demanded : 1.0;
-}
-
-static int insert_row(struct db *db, int64_t snapshot, const char *dimension,
-                      const struct gap_row *row)
-{
-    sqlite3_stmt *st = db_stmt(db, "INSERT INTO snapshot_row (snapshot_id, dimension, entity_id, "
-                                   "employees, employees_with_gaps, demanded, open_gaps, "
-                                   "unassessed, gap_sum, coverage) "
-                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    sqlite3_bind_int64(st, 1, snapshot);
-    sqlite3_bind_text(st, 2, dimension, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, row->id);
-    sqlite3_bind_int64(st, 4, row->employees);
-    sqlite3_bind_int64(st, 5, row->employees_with_gaps);
-    sqlite3_bind_int64(st, 6, row->demanded);
-    sqlite3_bind_int64(st, 7, row->open_gaps);
-    sqlite3_bind_int64(st, 8, row->unassessed);
-    sqlite3_bind_int64(st, 9, row->gap_sum);
-    sqlite3_bind_double(st, 10, row->coverage);
-    return db_exec_stmt(db, st);
-}
-
-/* The organisation as a whole: the root departments' rows (each its subtree) added up. */
-static int organisation_row(struct db *db, const struct gap_row *depts, size_t n,
-                            struct gap_row *org)
-{
-    memset(org, 0, sizeof *org);
-    sqlite3_stmt *st = db_stmt(db, "SELECT id FROM department WHERE parent_id IS NULL");
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t root = sqlite3_column_int64(st, 0);
-        for (size_t i = 0; i < n; i++) {
-            if (depts[i].id != root)
-                continue;
-            org->employees += depts[i].employees;
-            org->employees_with_gaps += depts[i].employees_with_gaps;
-            org->demanded += depts[i].demanded;
-            org->open_gaps += depts[i].open_gaps;
-            org->unassessed += depts[i].unassessed;
-            org->gap_sum += depts[i].gap_sum;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        db_log_error(db, st);
-        sqlite3_reset(st);
-        return -1;
-    }
-    org->coverage = coverage_of(org->demanded, org->open_gaps);
-    return 0;
 }
 
 static const struct {
@@ -88,51 +50,119 @@ static const struct {
 };
 #define NSNAPSHOT_DIMS (sizeof snapshot_dims / sizeof snapshot_dims[0])
 
+/* Every row of a snapshot at this moment: the organisation, then each dimension's unfiltered
+ * roll-up. The organisation is the root departments' rows (each its subtree) added up. 0, or -1
+ * on an SQLite error (logged). */
+static int collect(struct app *a, struct rows *out)
+{
+    struct gap_row *rows[NSNAPSHOT_DIMS];
+    size_t nrows[NSNAPSHOT_DIMS], total = 1;
+    for (size_t d = 0; d < NSNAPSHOT_DIMS; d++) {
+        gap_rollup(a->gap, snapshot_dims[d].dim, NULL, &rows[d], &nrows[d]);
+        total += nrows[d];
+    }
+    out->v = xcalloc(total, sizeof *out->v);
+    out->n = 1;
+    struct gap_row *org = &out->v[0].row;
+    out->v[0].dimension = "organisation";
+    for (size_t d = 0; d < NSNAPSHOT_DIMS; d++)
+        for (size_t i = 0; i < nrows[d]; i++) {
+            out->v[out->n].dimension = snapshot_dims[d].name;
+            out->v[out->n].row = rows[d][i];
+            out->v[out->n++].row.name = NULL;   /* borrowed from the index: not kept */
+        }
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT id FROM department WHERE parent_id IS NULL");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t root = sqlite3_column_int64(st, 0);
+        for (size_t i = 0; i < nrows[0]; i++) {
+            const struct gap_row *r = &rows[0][i];
+            if (r->id != root)
+                continue;
+            org->employees += r->employees;
+            org->employees_with_gaps += r->employees_with_gaps;
+            org->demanded += r->demanded;
+            org->open_gaps += r->open_gaps;
+            org->unassessed += r->unassessed;
+            org->gap_sum += r->gap_sum;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        db_log_error(a->db, st);
+    sqlite3_reset(st);
+    org->coverage = coverage_of(org->demanded, org->open_gaps);
+    for (size_t d = 0; d < NSNAPSHOT_DIMS; d++)
+        free(rows[d]);
+    if (rc != SQLITE_DONE) {
+        free(out->v);
+        out->v = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int insert_row(struct db *db, int64_t snapshot, const struct pending *p)
+{
+    sqlite3_stmt *st = db_stmt(db, "INSERT INTO snapshot_row (snapshot_id, dimension, entity_id, "
+                                   "employees, employees_with_gaps, demanded, open_gaps, "
+                                   "unassessed, gap_sum, coverage) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    sqlite3_bind_int64(st, 1, snapshot);
+    sqlite3_bind_text(st, 2, p->dimension, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, p->row.id);
+    sqlite3_bind_int64(st, 4, p->row.employees);
+    sqlite3_bind_int64(st, 5, p->row.employees_with_gaps);
+    sqlite3_bind_int64(st, 6, p->row.demanded);
+    sqlite3_bind_int64(st, 7, p->row.open_gaps);
+    sqlite3_bind_int64(st, 8, p->row.unassessed);
+    sqlite3_bind_int64(st, 9, p->row.gap_sum);
+    sqlite3_bind_double(st, 10, p->row.coverage);
+    return db_exec_stmt(db, st);
+}
+
+/* The snapshot's own row; period "" marks one still being written (by the job, in steps),
+ * which no series reads. */
+static int insert_snapshot(struct db *db, const char *kind, int64_t now, const char *period,
+                           int64_t *id)
+{
+    sqlite3_stmt *st = db_stmt(db, "INSERT INTO snapshot (taken_at, period, kind) "
+                                   "VALUES (?1, ?2, ?3)");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    if (db_exec_stmt(db, st))
+        return -1;
+    *id = sqlite3_last_insert_rowid(db_handle(db));
+    return 0;
+}
+
 int trend_snapshot(struct app *a, const char *kind, int64_t now, int64_t *id, char **err)
 {
     if (!kind || (strcmp(kind, "monthly") && strcmp(kind, "manual"))) {
         *err = xasprintf("a snapshot's kind is monthly or manual, not '%s'", kind ? kind : "");
         return -1;
     }
-    struct gap_row *rows[NSNAPSHOT_DIMS];
-    size_t nrows[NSNAPSHOT_DIMS];
-    for (size_t d = 0; d < NSNAPSHOT_DIMS; d++)
-        gap_rollup(a->gap, snapshot_dims[d].dim, NULL, &rows[d], &nrows[d]);
+    struct rows rows;
+    if (collect(a, &rows)) {
+        *err = xasprintf("the snapshot could not be taken: %s", sqlite3_errmsg(db_handle(a->db)));
+        return -1;
+    }
     char period[8];
     oslo_month(now, period);
-    int rc = -1;
-    struct gap_row org;
-    if (db_begin(a->db))
-        goto out;
-    if (organisation_row(a->db, rows[0], nrows[0], &org))
-        goto rollback;
-    sqlite3_stmt *st = db_stmt(a->db, "INSERT INTO snapshot (taken_at, period, kind) "
-                                      "VALUES (?1, ?2, ?3)");
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-    if (db_exec_stmt(a->db, st))
-        goto rollback;
-    int64_t sid = sqlite3_last_insert_rowid(db_handle(a->db));
-    org.id = 0;
-    if (insert_row(a->db, sid, "organisation", &org))
-        goto rollback;
-    for (size_t d = 0; d < NSNAPSHOT_DIMS; d++)
-        for (size_t i = 0; i < nrows[d]; i++)
-            if (insert_row(a->db, sid, snapshot_dims[d].name, &rows[d][i]))
-                goto rollback;
-    if (db_commit(a->db))
-        goto rollback;
-    *id = sid;
-    rc = 0;
-    goto out;
-rollback:
-    db_rollback(a->db);
-out:
-    if (rc)
+    int64_t sid = 0;
+    int rc = db_begin(a->db) ? -1 : insert_snapshot(a->db, kind, now, period, &sid);
+    for (size_t i = 0; rc == 0 && i < rows.n; i++)
+        rc = insert_row(a->db, sid, &rows.v[i]);
+    if (rc == 0)
+        rc = db_commit(a->db);
+    if (rc) {
         *err = xasprintf("the snapshot could not be stored: %s", sqlite3_errmsg(db_handle(a->db)));
-    for (size_t d = 0; d < NSNAPSHOT_DIMS; d++)
-        free(rows[d]);
+        db_rollback(a->db);
+    } else {
+        *id = sid;
+    }
+    free(rows.v);
     return rc;
 }
 
@@ -150,7 +180,7 @@ json_t *trend_series(struct app *a, const char *dimension, int64_t entity_id, in
         "r.open_gaps, r.unassessed, r.gap_sum, r.coverage "
         "FROM snapshot s JOIN snapshot_row r ON r.snapshot_id = s.id "
         "AND r.dimension = ?1 AND r.entity_id = ?2 "
-        "WHERE s.taken_at >= ?3 AND s.id = (SELECT n.id FROM snapshot n WHERE n.period = s.period "
+        "WHERE s.taken_at >= ?3 AND s.period <> '' AND s.id = (SELECT n.id FROM snapshot n WHERE n.period = s.period "
         "ORDER BY n.taken_at DESC, n.id DESC LIMIT 1) "
         "ORDER BY s.period");
     sqlite3_bind_text(st, 1, dimension, -1, SQLITE_TRANSIENT);
@@ -179,10 +209,19 @@ json_t *trend_series(struct app *a, const char *dimension, int64_t entity_id, in
 
 /* --- the scheduled job -------------------------------------------------------------------- */
 
+/* The job writes its snapshot in steps, so that the loop is never held for long however large
+ * the organisation (a snapshot at 50,000 employees is about 2,200 rows): the first step copies
+ * every row from the index (one moment, however long the writing takes) and stores the
+ * snapshot's own row marked as being written (period ""); each step then stores rows for about
+ * its budget and commits; the last sets the period, in the same transaction as the last rows,
+ * and only then do series see it. A run cut short leaves a marked snapshot, which the next run
+ * removes before it starts. */
 struct job_state {
     char period[8];
-    int64_t id;          /* the snapshot taken; 0 when none */
+    int64_t id;          /* the snapshot taken (or found); 0 when none */
     int skipped;         /* the month had its monthly snapshot already */
+    struct rows rows;    /* what remains to store, from rows.v[next] on */
+    size_t next;
 };
 
 static void *job_start(struct app *a, const struct sched_run *run, char **err)
@@ -194,14 +233,10 @@ static void *job_start(struct app *a, const struct sched_run *run, char **err)
     return s;
 }
 
-/* One step does it all: a snapshot is a few hundred rows from running totals, well inside a
- * step's budget even at 50,000 employees (bench/trend.sh). */
-static int job_step(struct app *a, void *state, const struct sched_run *run, int64_t budget_us,
-                    char **err)
+/* First step: is the month done? If not, clear what an interrupted run left, copy the rows and
+ * store the marked snapshot row. 1 when rows are to be written, 0 when skipped, -1. */
+static int job_begin(struct app *a, struct job_state *s, const struct sched_run *run, char **err)
 {
-    (void)budget_us;
-    struct job_state *s = state;
-    /* A rerun of the month (after a crash, or by hand) finds the month's snapshot and stops. */
     sqlite3_stmt *st = db_stmt(a->db, "SELECT id FROM snapshot WHERE period = ?1 AND "
                                       "kind = 'monthly' LIMIT 1");
     sqlite3_bind_text(st, 1, s->period, -1, SQLITE_STATIC);
@@ -211,22 +246,73 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
         s->skipped = 1;
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        *err = xasprintf("could not look for the month's snapshot: %s",
-                         sqlite3_errmsg(db_handle(a->db)));
-        return -1;
-    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto failed;
     if (s->skipped)
         return 0;
-    return trend_snapshot(a, "monthly", run->now, &s->id, err) ? -1 : 0;
+    if (collect(a, &s->rows))
+        goto failed;
+    if (db_begin(a->db))
+        goto failed;
+    if (db_exec_stmt(a->db, db_stmt(a->db, "DELETE FROM snapshot_row WHERE snapshot_id IN "
+                                           "(SELECT id FROM snapshot WHERE period = '')")) ||
+        db_exec_stmt(a->db, db_stmt(a->db, "DELETE FROM snapshot WHERE period = ''")) ||
+        insert_snapshot(a->db, "monthly", run->now, "", &s->id) || db_commit(a->db)) {
+        db_rollback(a->db);
+        goto failed;
+    }
+    return 1;
+failed:
+    *err = xasprintf("the month's snapshot could not be taken: %s",
+                     sqlite3_errmsg(db_handle(a->db)));
+    return -1;
+}
+
+static int job_step(struct app *a, void *state, const struct sched_run *run, int64_t budget_us,
+                    char **err)
+{
+    struct job_state *s = state;
+    int64_t t0 = util_monotonic_us();
+    if (!s->rows.v)
+        return job_begin(a, s, run, err);   /* a commit of its own: enough for one step */
+    /* Rows for a third of the budget: the commit's flush of what they wrote takes about as
+     * long again (bench/trend.sh). At least a few, so that a run always moves on. */
+    if (db_begin(a->db))
+        goto failed;
+    size_t done = 0;
+    while (s->next < s->rows.n && (done < 16 || util_monotonic_us() - t0 < budget_us / 3)) {
+        if (insert_row(a->db, s->id, &s->rows.v[s->next]))
+            goto rollback;
+        s->next++;
+        done++;
+    }
+    if (s->next == s->rows.n) {
+        sqlite3_stmt *st = db_stmt(a->db, "UPDATE snapshot SET period = ?1 WHERE id = ?2");
+        sqlite3_bind_text(st, 1, s->period, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->id);
+        if (db_exec_stmt(a->db, st))
+            goto rollback;
+    }
+    if (db_commit(a->db))
+        goto rollback;
+    return s->next < s->rows.n;
+rollback:
+    db_rollback(a->db);
+failed:
+    *err = xasprintf("the month's snapshot could not be stored: %s",
+                     sqlite3_errmsg(db_handle(a->db)));
+    return -1;
 }
 
 static json_t *job_finish(struct app *a, void *state)
 {
     (void)a;
     struct job_state *s = state;
-    json_t *o = json_pack("{s:s, s:b}", "period", s->period, "skipped", s->skipped);
-    json_object_set_new(o, "snapshot_id", s->id ? json_integer(s->id) : json_null());
+    json_t *o = json_pack("{s:s, s:b, s:I}", "period", s->period, "skipped", s->skipped, "rows",
+                          (json_int_t)s->next);
+    int complete = s->skipped || (s->rows.v && s->next == s->rows.n);
+    json_object_set_new(o, "snapshot_id", complete && s->id ? json_integer(s->id) : json_null());
+    free(s->rows.v);
     free(s);
     return o;
 }
