@@ -52,43 +52,70 @@ static int parse_choice(const char *s, struct choice *c)
     return -1;
 }
 
-/* The departments this person may choose, in tree order with their depth: [{value, name,
- * depth}]. */
-static void add_departments(struct api_req *r, json_t *out, int64_t parent, int depth,
-                            const json_t *all)
+struct dept {
+    int64_t id, parent;          /* parent 0 for a root */
+    char *name;                  /* owned */
+};
+
+static int dept_cmp(const void *x, const void *y)
 {
-    size_t i;
-    json_t *d;
-    json_array_foreach(all, i, d) {
-        json_t *p = json_object_get(d, "parent");
-        if (json_integer_value(p) != parent)
-            continue;
-        int64_t id = json_integer_value(json_object_get(d, "id"));
-        int mine = is_adviser(r) || api_manages_department(r, id);
+    const struct dept *a = x, *b = y;
+    if (a->parent != b->parent)
+        return (a->parent > b->parent) - (a->parent < b->parent);
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->id > b->id) - (a->id < b->id);
+}
+
+/* Appends the children of parent (sorted by parent, then name: they are one run found by binary
+ * search) and their subtrees, in tree order. */
+static void add_departments(struct api_req *r, json_t *out, const struct dept *d, size_t n,
+                            int64_t parent, int depth)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d[mid].parent < parent)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < n && d[i].parent == parent; i++) {
+        int mine = is_adviser(r) || api_manages_department(r, d[i].id);
         if (mine) {
             char value[40];
-            snprintf(value, sizeof value, "department:%lld", (long long)id);
-            json_array_append_new(out, json_pack("{s:s, s:O, s:i}", "value", value, "name",
-                                                 json_object_get(d, "name"), "depth", depth));
+            snprintf(value, sizeof value, "department:%lld", (long long)d[i].id);
+            json_array_append_new(out, json_pack("{s:s, s:s, s:i}", "value", value, "name",
+                                                 d[i].name, "depth", depth));
         }
         if (depth < 64)
-            add_departments(r, out, id, mine ? depth + 1 : depth, all);
+            add_departments(r, out, d, n, d[i].id, mine ? depth + 1 : depth);
     }
 }
 
+/* The departments this person may choose, in tree order with their depth: [{value, name,
+ * depth}]. */
 static json_t *departments(struct api_req *r)
 {
-    json_t *all = json_array(), *out = json_array();
-    sqlite3_stmt *st = db_stmt(r->app->db, "SELECT id, name, coalesce(parent_id, 0) FROM "
-                                           "department ORDER BY name, id");
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(all, json_pack("{s:I, s:s, s:I}", "id",
-                                             (json_int_t)sqlite3_column_int64(st, 0), "name",
-                                             db_text(st, 1), "parent",
-                                             (json_int_t)sqlite3_column_int64(st, 2)));
+    struct dept *d = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = db_stmt(r->app->db, "SELECT id, coalesce(parent_id, 0), name FROM "
+                                           "department");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            d = xrealloc(d, cap * sizeof *d);
+        }
+        d[n++] = (struct dept){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                               xstrdup(db_text(st, 2))};
+    }
     sqlite3_reset(st);
-    add_departments(r, out, 0, 0, all);
-    json_decref(all);
+    if (n)
+        qsort(d, n, sizeof *d, dept_cmp);
+    json_t *out = json_array();
+    add_departments(r, out, d, n, 0, 0);
+    for (size_t i = 0; i < n; i++)
+        free(d[i].name);
+    free(d);
     return out;
 }
 
