@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "db.h"
 #include "demo.h"
+#include "hrimport.h"
 #include "lua_host.h"
 #include "mail.h"
 #include "remind.h"
@@ -36,6 +37,7 @@ static const char usage_main[] =
     "  demo         create a database holding the demo organisation\n"
     "  check-rules  check a rules folder, run its examples, exit non-zero on a problem\n"
     "  rules-eval   call one policy with JSON arguments, as the server would\n"
+    "  import       import departments and employees from the HR system's CSV files\n"
     "\n"
     "`evne COMMAND --help` tells more.\n";
 
@@ -548,7 +550,8 @@ int main(int argc, char **argv)
                 {"serve", usage_serve, cmd_serve},
                 {"demo", usage_demo, cmd_demo},
                 {"check-rules", usage_check, cmd_check_rules},
-                {"rules-eval", rules_eval_usage, rules_eval_main}};
+                {"rules-eval", rules_eval_usage, rules_eval_main},
+                {"import", hrimport_usage, hrimport_main}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name))
             continue;
