@@ -55,6 +55,9 @@ struct run {
     int64_t after;                 /* the last employee id read */
     int64_t now;                   /* when the chunk was read: the policy's now */
     int exhausted;
+    int64_t commit_us;             /* what a commit takes, recently: the step works for less */
+    int checkpoints_off;           /* checkpoints_off_loop is on: give them back at the end */
+    int autocheckpoint;            /* the connection's wal_autocheckpoint before the run */
     /* what the run did */
     int64_t employees, reminders, to_managers, errors, skipped;
     char *first_error;
@@ -213,10 +216,13 @@ static int load_approvals(struct app *a, struct run *r, int64_t now)
     return 0;
 }
 
+static void checkpoints_off_loop(struct app *a, int on, int *pages);
+
 static void *remind_start(struct app *a, const struct sched_run *run, char **err)
 {
     struct run *r = xcalloc(1, sizeof *r);
     r->slot = run->slot;
+    r->commit_us = 2000;
     r->policy = a->rules && lh_has_reminders(a->rules);
     if (!r->policy) {
         fprintf(stderr, "evne: reminders: the rules have no reminders.lua: nothing is due\n");
@@ -228,6 +234,8 @@ static void *remind_start(struct app *a, const struct sched_run *run, char **err
         *err = xstrdup("reminders: the database could not be read (see the log)");
         return NULL;
     }
+    checkpoints_off_loop(a, 1, &r->autocheckpoint);
+    r->checkpoints_off = 1;
     return r;
 }
 
@@ -542,6 +550,79 @@ static int remind_one(struct app *a, struct run *r, const struct emp *e)
     return rc;
 }
 
+/* --- the WAL's checkpoints, off the loop while a run writes ------------------------------------ */
+
+/* A run writes tens of megabytes (50,000 mails), and SQLite's automatic checkpoint, which copies
+ * the WAL into the database file every 1000 pages, would run in the commit of a step on the loop
+ * and take it 10-60 ms with its fsyncs. While a run goes on, the loop's connection does not
+ * checkpoint; a commit that leaves the WAL at CHECKPOINT_PAGES or more has a PASSIVE checkpoint
+ * made on a worker thread, with a connection of its own, which neither waits for the loop nor
+ * makes it wait. At the end the automatic checkpoint is as it was. Loop thread only (but for the
+ * work function). */
+
+#define CHECKPOINT_PAGES 1000
+
+static int checkpointing;          /* a checkpoint is on its way (loop thread) */
+
+struct checkpoint {
+    char *path;
+};
+
+static void checkpoint_work(void *arg)
+{
+    struct checkpoint *c = arg;
+    sqlite3 *h = NULL;
+    int rc = sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(h, 1000);
+        rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "evne: reminders: a checkpoint of %s failed: %s\n", c->path,
+                h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+    sqlite3_close(h);
+}
+
+static void checkpoint_done(void *arg, int status)
+{
+    (void)status;
+    struct checkpoint *c = arg;
+    free(c->path);
+    free(c);
+    checkpointing = 0;
+}
+
+static int on_wal_commit(void *arg, sqlite3 *h, const char *name, int pages)
+{
+    struct app *a = arg;
+    if (pages >= CHECKPOINT_PAGES && !checkpointing && a->loop) {
+        const char *path = sqlite3_db_filename(h, name);
+        if (path && *path) {
+            struct checkpoint *c = xcalloc(1, sizeof *c);
+            c->path = xstrdup(path);
+            checkpointing = 1;
+            app_defer(a, checkpoint_work, checkpoint_done, c);
+        }
+    }
+    return SQLITE_OK;
+}
+
+/* While a run writes: 1 takes the checkpoints off the loop, 0 gives them back (*pages, the
+ * automatic checkpoint's setting before, is kept for that). */
+static void checkpoints_off_loop(struct app *a, int on, int *pages)
+{
+    sqlite3 *h = db_handle(a->db);
+    if (on) {
+        sqlite3_stmt *st = db_stmt(a->db, "PRAGMA wal_autocheckpoint");
+        *pages = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : CHECKPOINT_PAGES;
+        sqlite3_reset(st);
+        if (a->loop)
+            sqlite3_wal_hook(h, on_wal_commit, a);
+    } else {
+        sqlite3_wal_autocheckpoint(h, *pages);
+    }
+}
+
 /* --- the job ---------------------------------------------------------------------------------- */
 
 static int remind_step(struct app *a, void *state, const struct sched_run *run, int64_t budget_us,
@@ -552,12 +633,24 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
     int64_t t0 = util_monotonic_us();
     if (r->exhausted && r->next == r->nchunk)
         return 0;
+    /* A step's commit does not wait for its fsync (synchronous=NORMAL, this transaction only):
+     * that would hold the loop a few milliseconds per step. Nothing is lost that matters: a
+     * power cut may take back the last steps whole (the reminder rows with their mails), and the
+     * run, still 'running', is run again for its slot; a mail can never leave without its row on
+     * disk, since the mail worker claims it in a commit with synchronous=FULL, whose fsync of the
+     * WAL covers everything written before it. A crash of the process alone loses nothing. */
+    db_exec(a->db, "PRAGMA synchronous = NORMAL");
     if (db_begin(a->db)) {
+        db_exec(a->db, "PRAGMA synchronous = FULL");
         *err = xstrdup("reminders: the database is busy");
         return -1;
     }
     int queued = 0, rc = 0;
-    while (util_monotonic_us() - t0 < budget_us) {
+    struct run before = *r;        /* the counts, for a step that is rolled back */
+    /* The budget covers the commit too, so the work stops early by what commits took lately;
+     * at least half the budget is work. */
+    int64_t work_us = budget_us - (r->commit_us < budget_us / 2 ? r->commit_us : budget_us / 2);
+    while (util_monotonic_us() - t0 < work_us) {
         if (r->next == r->nchunk) {
             if (load_chunk(a, r)) {
                 rc = -1;
@@ -576,12 +669,21 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
         r->next++;
         queued |= sent;
     }
-    if (rc || db_commit(a->db)) {
+    int64_t c0 = util_monotonic_us();
+    int failed = rc || db_commit(a->db);
+    if (failed)
         db_rollback(a->db);
+    db_exec(a->db, "PRAGMA synchronous = FULL");
+    if (failed) {
+        r->employees = before.employees;
+        r->reminders = before.reminders;
+        r->to_managers = before.to_managers;
+        r->skipped = before.skipped;
         *err = xstrdup("reminders: a database error (see the log); this step's reminders were "
                        "not sent");
         return -1;
     }
+    r->commit_us = (3 * r->commit_us + util_monotonic_us() - c0) / 4;
     if (queued)
         mail_kick(a);
     return r->exhausted && r->next == r->nchunk ? 0 : 1;
@@ -589,8 +691,9 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
 
 static json_t *remind_finish(struct app *a, void *state)
 {
-    (void)a;
     struct run *r = state;
+    if (r->checkpoints_off)
+        checkpoints_off_loop(a, 0, &r->autocheckpoint);
     json_t *summary = json_pack("{s:I, s:I, s:I, s:I, s:I}", "employees", (json_int_t)r->employees,
                                 "reminders", (json_int_t)r->reminders, "to_managers",
                                 (json_int_t)r->to_managers, "errors", (json_int_t)r->errors,
