@@ -469,7 +469,7 @@ static void test_svg_shapes_per_line(void **state)
 {
     (void)state;
     json_t *lines = json_array();
-    char names[8][16];
+    char names[8][24];
     for (int l = 0; l < 8; l++) {
         double v[4] = {0.1 + l * 0.05, 0.2 + l * 0.05, 0.3 + l * 0.05, 0.35 + l * 0.06};
         snprintf(names[l], sizeof names[l], "Avdeling %d", l + 1);
