@@ -87,11 +87,11 @@ int api_report_request(struct api_req *r, const char *name, struct report_params
         }
     const char *v = form_get(q, "format");
     if (v && *v) {
-        if (strcmp(v, "html") && strcmp(v, "csv")) {
-            derr(e, 422, "invalid", "format", "'format' is html or csv, not '%s'", v);
+        if (strcmp(v, "html") && strcmp(v, "csv") && strcmp(v, "json")) {
+            derr(e, 422, "invalid", "format", "'format' is html, csv or json, not '%s'", v);
             goto out;
         }
-        *format = !strcmp(v, "csv") ? "csv" : "html";
+        *format = !strcmp(v, "csv") ? "csv" : !strcmp(v, "json") ? "json" : "html";
     }
     v = form_get(q, "period");
     if (v && *v) {
@@ -225,6 +225,10 @@ void api_report_get(struct api_req *r)
     if (api_report_request(r, name, &p, &format, &e) ||
         report_data(r->app, name, &p, util_now(), &data, &e)) {
         api_derr(r, &e);
+        return;
+    }
+    if (!strcmp(format, "json")) {   /* the data the layout gets, for integrations */
+        api_reply(r, 200, data);
         return;
     }
     struct buf out = {0};

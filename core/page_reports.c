@@ -1154,6 +1154,8 @@ static void page_monthly(struct api_req *r)
         snprintf(k, sizeof k, "monthly.bad.%s", e.field);
         json_object_set_new(errors, key ? "param" : e.field, json_string(key ? key : k));
     }
+    if (strcmp(format, "csv"))
+        format = "html";   /* the page shows the report; its data is the API's (format=json) */
     struct buf out = {0};
     char *err = NULL;
     if (report && report_render(r->app, name, format, report, &out, &err)) {

@@ -685,7 +685,8 @@ static int employee_data(struct report_ctx *c, const struct report_params *p, js
     int64_t start, end;
     report_period_bounds(json_string_value(json_object_get(data, "period")), &start, &end);
     json_t *changes_summary;
-    json_object_set_new(data, "changes", changes_of(c, id, start, end < c->now ? end : c->now,
+    /* up to now, this second included, for the month that is running */
+    json_object_set_new(data, "changes", changes_of(c, id, start, end <= c->now ? end : c->now + 1,
                                                     cells, ncells, &changes_summary));
     json_object_set_new(data, "changes_summary", changes_summary);
 
@@ -897,41 +898,53 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
 /* --- the organisation report --------------------------------------------------------------- */
 
 struct tree {
-    const struct report_ctx *c;
-    const struct gap_row *rows;
+    const struct dept **kids;      /* every department, by parent, then name */
+    size_t n;
+    const struct gap_row *rows;    /* sorted by id */
     size_t nrows;
     json_t *out;
 };
 
-static int cmp_dept_name(const void *x, const void *y)
+static int cmp_by_parent(const void *x, const void *y)
 {
     const struct dept *a = *(const struct dept *const *)x, *b = *(const struct dept *const *)y;
+    if (a->parent != b->parent)
+        return a->parent < b->parent ? -1 : 1;
     int c = strcmp(a->name, b->name);
     return c ? c : cmp_i64(&a->id, &b->id);
+}
+
+static int cmp_row_id(const void *x, const void *y)
+{
+    return cmp_i64(&((const struct gap_row *)x)->id, &((const struct gap_row *)y)->id);
 }
 
 /* The departments under parent (0: the roots) by name, each followed by its own. */
 static void tree_visit(struct tree *t, int64_t parent, int depth)
 {
-    const struct report_ctx *c = t->c;
-    size_t n = 0;
-    const struct dept **kids = xmalloc((c->ndepts ? c->ndepts : 1) * sizeof *kids);
-    for (size_t i = 0; i < c->ndepts; i++)
-        if (c->depts[i].parent == parent && c->depts[i].id != parent && depth < 64)
-            kids[n++] = &c->depts[i];
-    qsort(kids, n, sizeof *kids, cmp_dept_name);
-    for (size_t i = 0; i < n; i++) {
-        struct gap_row r = {.id = kids[i]->id, .name = kids[i]->name, .coverage = 1};
-        for (size_t k = 0; k < t->nrows; k++)
-            if (t->rows[k].id == kids[i]->id)
-                r = t->rows[k];
+    size_t lo = 0, hi = t->n;   /* the first child of parent */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->kids[mid]->parent < parent)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < t->n && t->kids[i]->parent == parent; i++) {
+        const struct dept *d = t->kids[i];
+        if (d->id == parent || depth >= 64)
+            continue;
+        struct gap_row key = {.id = d->id}, r = {.id = d->id, .name = d->name, .coverage = 1};
+        const struct gap_row *found = bsearch(&key, t->rows, t->nrows, sizeof *t->rows,
+                                              cmp_row_id);
+        if (found)
+            r = *found;
         json_t *o = row_json(&r);
         json_object_set_new(o, "depth", json_integer(depth));
         json_object_set_new(o, "parent_id", parent ? json_integer(parent) : json_null());
         json_array_append_new(t->out, o);
-        tree_visit(t, kids[i]->id, depth + 1);
+        tree_visit(t, d->id, depth + 1);
     }
-    free(kids);
 }
 
 static int organisation_data(struct report_ctx *c, const struct report_params *p, json_t **out)
@@ -960,8 +973,14 @@ static int organisation_data(struct report_ctx *c, const struct report_params *p
     json_object_del(sum, "name");
     json_object_set_new(data, "summary", sum);
     trend_put(c, data, "organisation", 0, &total);
-    struct tree t = {c, rows, n, json_array()};
+    qsort(rows, n, sizeof *rows, cmp_row_id);
+    struct tree t = {xmalloc((c->ndepts ? c->ndepts : 1) * sizeof *t.kids), c->ndepts, rows, n,
+                     json_array()};
+    for (size_t i = 0; i < c->ndepts; i++)
+        t.kids[i] = &c->depts[i];
+    qsort(t.kids, t.n, sizeof *t.kids, cmp_by_parent);
     tree_visit(&t, 0, 0);
+    free(t.kids);
     json_object_set_new(data, "departments", t.out);
     free(rows);
     gap_rollup(gx, GAP_BY_SYSTEM, NULL, &rows, &n);
@@ -1107,6 +1126,8 @@ struct job {
     enum phase phase;
     int64_t after;                 /* the last id (employee, department) done in this phase */
     int64_t cost_us[3];            /* what the last item of each phase took */
+    int64_t commit_us;             /* what the last step's commit took */
+    int warm;                      /* what the reports share is read (the first step) */
     int64_t counts[3], mails, errors, skipped;
 };
 
@@ -1294,6 +1315,18 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
     (void)run;
     struct job *j = state;
     int64_t t0 = util_monotonic_us();
+    if (!j->warm) {   /* a step of its own: the names, the catalogue, who attended what */
+        ctx_requirements(&j->ctx);
+        ctx_departments(&j->ctx);
+        ctx_courses(&j->ctx);
+        ctx_attended(&j->ctx);
+        j->warm = 1;
+        return 1;
+    }
+    /* the commit (a sync to disk) is part of the step: leave it its time */
+    int64_t item_budget = budget_us - j->commit_us;
+    if (item_budget < budget_us / 4)
+        item_budget = budget_us / 4;
     if (db_begin(a->db)) {
         *err = xstrdup("the database refused a transaction (see the log)");
         return -1;
@@ -1302,7 +1335,7 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
     while (j->phase != PHASE_DONE) {
         int64_t elapsed = util_monotonic_us() - t0;
         /* stop before an item that would likely take the step past its budget */
-        if (items && elapsed + j->cost_us[j->phase] > budget_us)
+        if (items && elapsed + j->cost_us[j->phase] > item_budget)
             break;
         struct item it = {0};
         if (!next_item(j, &it)) {
@@ -1331,7 +1364,10 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
         j->cost_us[j->phase] = util_monotonic_us() - t;
         item_free(&it);
     }
-    if (db_commit(a->db)) {
+    int64_t tc = util_monotonic_us();
+    int crc = db_commit(a->db);
+    j->commit_us = util_monotonic_us() - tc;
+    if (crc) {
         db_rollback(a->db);
         *err = xstrdup("the database refused to commit the reports' mail (see the log)");
         return -1;
