@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "audit.h"
 #include "db.h"
 #include "domain.h"
 #include "gap.h"
@@ -217,12 +218,19 @@ static void login_done(void *arg, int status)
     struct api_req *r = arg;
     struct login_work *w = r->work;
     r->work = NULL;
-    int ok = status == 0 && w->ok;
+    int ok = status == 0 && w->ok, stored = 0;
     int64_t id = w->employee_id;
+    char addr[64];
+    http_client_addr(r->http, addr);
+    char token[AUTH_TOKEN_HEX + 1];
     if (!ok) {
-        char addr[64];
-        http_client_addr(r->http, addr);
         auth_login_failed(w->login, addr);
+        audit_login(r->app->db, 0, id, w->login, addr);
+    } else if (db_begin(r->app->db) || auth_token_create(r->app->db, id, token) ||
+               audit_login(r->app->db, 1, id, w->login, addr) || db_commit(r->app->db)) {
+        db_rollback(r->app->db);
+    } else {
+        stored = 1;
     }
     free(w->login);
     free(w->hash);
@@ -233,14 +241,11 @@ static void login_done(void *arg, int status)
         api_error(r, 401, "unauthorized", NULL, "wrong login or password");
         return;
     }
-    char token[AUTH_TOKEN_HEX + 1];
-    struct principal who;
-    if (db_begin(r->app->db) || auth_token_create(r->app->db, id, token) ||
-        db_commit(r->app->db)) {
-        db_rollback(r->app->db);
+    if (!stored) {
         api_error(r, 500, "internal", NULL, "could not store the session; see the server log");
         return;
     }
+    struct principal who;
     if (auth_principal_load(r->app->db, id, &who)) {
         api_error(r, 401, "unauthorized", NULL, "wrong login or password");
         return;
@@ -375,7 +380,12 @@ void api_dispatch(struct app *a, struct http_request *req)
             return;
         }
     }
+    /* The audit triggers record who changed what from where (audit.h). */
+    char addr[64];
+    http_client_addr(req, addr);
+    audit_context_set(r->who.employee_id, addr);
     route->handler(r);
+    audit_context_clear();
 }
 
 /* --- rules (admin) ----------------------------------------------------------------------- */

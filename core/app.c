@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "auth.h"
 #include "db.h"
 #include "gap.h"
@@ -67,6 +68,7 @@ struct deferred {
     void (*fn)(void *);
     void (*done)(void *, int);
     void *arg;
+    struct audit_context who; /* the request's, for the writes done() makes */
 };
 
 static void deferred_work(uv_work_t *w)
@@ -78,7 +80,11 @@ static void deferred_work(uv_work_t *w)
 static void deferred_done(uv_work_t *w, int status)
 {
     struct deferred *d = (struct deferred *)w;
+    struct audit_context outside;
+    audit_context_save(&outside);
+    audit_context_restore(&d->who);
     d->done(d->arg, status);
+    audit_context_restore(&outside);
     free(d);
 }
 
@@ -94,6 +100,7 @@ void app_defer(struct app *a, void (*work)(void *arg), void (*done)(void *arg, i
     d->fn = work;
     d->done = done;
     d->arg = arg;
+    audit_context_save(&d->who);
     if (uv_queue_work(a->loop, &d->work, deferred_work, deferred_done) != 0) {
         free(d);
         done(arg, -1);

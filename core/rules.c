@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "app.h"
+#include "audit.h"
 #include "db.h"
 #include "gap.h"
 #include "lua_host.h"
@@ -271,6 +272,28 @@ int rules_open(struct app *a, char **err)
     return 0;
 }
 
+/* A reload is in the audit trail: by whom (an admin, or the system when the folder changed),
+ * why, whether it took, and which policy files (by hash) are now in force. */
+static void audit_reload(struct app *a, const char *why, const char *error)
+{
+    json_t *o = json_pack("{s:s, s:b}", "reason", why, "ok", error == NULL);
+    if (error) {
+        json_object_set_new(o, "error", json_string(error));
+    } else {
+        struct lh_policy p[64];
+        int np = lh_policies(a->rules, p, 64);
+        json_t *files = json_array();
+        for (int i = 0; i < np && i < 64; i++)
+            json_array_append_new(files, json_pack("{s:s, s:s}", "file", p[i].file, "sha256",
+                                                   p[i].sha256));
+        json_object_set_new(o, "policies", files);
+    }
+    char *detail = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    audit_note(a->db, error ? "reload_failed" : "reload", "rules", 0, 0, detail);
+    free(detail);
+}
+
 int rules_reload(struct app *a, const char *why, char **err)
 {
     struct rules_state *s = state_of(a);
@@ -292,11 +315,13 @@ int rules_reload(struct app *a, const char *why, char **err)
     s->loaded_at = util_now();
     s->reloads++;
     note_attempt(s, why, NULL);
+    audit_reload(a, why, NULL);
     fprintf(stderr, "evne: rules: reloaded (%s) in %lld us\n", why,
             (long long)(util_monotonic_us() - t0));
     return 0;
 failed:
     note_attempt(s, why, *err);
+    audit_reload(a, why, *err);
     fprintf(stderr, "evne: rules: reload (%s) failed, the running rules stay: %s\n", why, *err);
     return -1;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "audit.h"
 #include "auth.h"
 #include "db.h"
 #include "http.h"
@@ -403,12 +404,14 @@ static void login_done(void *arg, int status)
     struct login_work *w = r->work;
     r->work = NULL;
     char token[AUTH_TOKEN_HEX + 1];
+    char addr[64];
+    http_client_addr(r->http, addr);
     if (status || !w->ok) {
-        char addr[64];
-        http_client_addr(r->http, addr);
         auth_login_failed(w->login, addr);
+        audit_login(r->app->db, 0, w->employee_id, w->login, addr);
         login_form(r, 401, "login.wrong", w->login, w->next);
     } else if (db_begin(r->app->db) || auth_token_create(r->app->db, w->employee_id, token) ||
+               audit_login(r->app->db, 1, w->employee_id, w->login, addr) ||
                db_commit(r->app->db)) {
         db_rollback(r->app->db);
         login_form(r, 500, "error.internal", w->login, w->next);
@@ -609,8 +612,13 @@ void web_dispatch(struct app *a, struct http_request *req)
             return;
         }
     }
+    /* The audit triggers record who changed what from where (audit.h). */
+    char addr[64];
+    http_client_addr(req, addr);
+    audit_context_set(r->who.employee_id, addr);
     /* Switching the language switches it for the person's mail too. */
     if (r->set_lang && r->who.employee_id)
         org_employee_set_lang(a, r->who.employee_id, r->lang);
     route->handler(r);
+    audit_context_clear();
 }
