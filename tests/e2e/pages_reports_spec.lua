@@ -594,4 +594,112 @@ describe("report pages", function()
       assert.is_nil(html:find('id="results-h"', 1, true))
     end)
   end)
+
+  describe("the monthly reports on demand", function()
+    local function monthly_json(who, name, query)
+      return srv:expect(200, "GET", "/reports/" .. name .. "?format=json" .. (query or ""), nil,
+        token[who])
+    end
+
+    it("lists the reports each may see", function()
+      local function links(who)
+        local html = page(who, "/reports/monthly")
+        local out = {}
+        for name in html:gmatch('<a href="/reports/monthly/(%a+)">') do out[#out + 1] = name end
+        return out
+      end
+      assert.same({ "employee" }, links("ansatt"))
+      assert.same({ "employee", "department" }, links("leder"))
+      assert.same({ "employee", "department", "organisation" }, links("radgiver"))
+    end)
+
+    it("shows an employee their own report, with the API's numbers, and its CSV", function()
+      local html = page("ansatt", "/reports/monthly/employee")
+      local d = monthly_json("ansatt", "employee")
+      assert.truthy(html:find("<h2>Månedsrapport for " .. P.escape(d.employee.name) .. " – ", 1, true))
+      assert.truthy(html:find(("Du har %d åpne gap av %d krav, med gapsum %d"):format(
+        d.summary.open_gaps, d.summary.demanded, d.summary.gap_sum), 1, true))
+      assert.truthy(html:find('<input id="period" name="period" size="8" value="' .. d.period .. '"',
+        1, true))
+      assert.is_nil(html:find('name="employee_id"', 1, true))   -- only themselves to choose
+      local href = html:match('<a class="button" href="([^"]+)">Last ned som CSV')
+      assert(href, "no CSV link")
+      local csv, headers = page("ansatt", (href:gsub("&amp;", "&")))
+      assert.equal("text/csv; charset=utf-8", headers["content-type"])
+      assert.equal(BOM, csv:sub(1, 3))
+      assert.truthy(headers["content-disposition"]:find('filename="evne%-employee%-%d+%-%d+%.csv"'))
+      local rows = parse_scsv(csv:sub(4))
+      local gaps = 0   -- the first part: a title row, a heading row, then a row per gap
+      for i = 3, #rows do
+        if #rows[i] <= 1 and (rows[i][1] or "") == "" then break end
+        gaps = gaps + 1
+        assert.equal(d.gaps[gaps].requirement, rows[i][2])
+        assert.equal(d.gaps[gaps].gap, tonumber(rows[i][5]))
+      end
+      assert.equal(#d.gaps, gaps)
+      page("ansatt", "/reports/monthly/employee?employee_id=" .. d.employee.id)
+    end)
+
+    it("refuses what is not one's own with 403, and answers 404 for no such report", function()
+      page("ansatt", "/reports/monthly/department", 403)
+      page("ansatt", "/reports/monthly/organisation", 403)
+      page("ansatt", "/reports/monthly/employee?employee_id=1", 403)
+      page("leder", "/reports/monthly/organisation", 403)
+      page("leder", "/reports/monthly/department?department_id=5", 403)
+      page("radgiver", "/reports/monthly/weekly", 404)
+      page("radgiver", "/reports/monthly/gaps", 404)
+      local status, _, headers = web(srv, "GET", "/reports/monthly/employee", nil)
+      assert.equal(303, status)
+      assert.truthy(headers.location:find("^/login%?next="))
+    end)
+
+    it("shows the department report with its trend as charts and a table beside them", function()
+      srv:expect(201, "POST", "/admin/snapshots", nil, token.radgiver)
+      local html = page("leder", "/reports/monthly/department")
+      local d = monthly_json("leder", "department")
+      assert.equal(2, d.department.id)   -- Helse og omsorg: the one leder manages
+      local _, svgs = html:gsub("<svg", "")
+      assert.equal(2, svgs)
+      assert.truthy(html:find("<figcaption>Dekning per måned: Helse og omsorg</figcaption>", 1, true))
+      local trend = html:match('<caption>Dekning og gapsum per måned for Helse og omsorg</caption>(.-)</table>')
+      assert(trend, "no trend table")
+      local months = 0
+      for gap_sum in trend:gmatch('<td class="num">[^<]*</td><td class="num">(%d+)</td>') do
+        months = months + 1
+        assert.equal(d.trend[months].gap_sum, tonumber(gap_sum))
+      end
+      assert.equal(#d.trend, months)
+      assert.is_true(months >= 1)
+      assert.truthy(html:find(("gapsum %d (%d åpne gap av %d krav stilt, %d ikke vurdert)"):format(
+        d.summary.gap_sum, d.summary.open_gaps, d.summary.demanded, d.summary.unassessed), 1, true))
+      assert.is_nil(html:find('<option value="3" selected>', 1, true))
+      assert.truthy(html:find('<option value="2" selected>', 1, true))
+      assert.is_true(#html < 60 * 1024, #html .. " bytes")
+    end)
+
+    it("shows the organisation report to the adviser, under 60 KB", function()
+      local html = page("radgiver", "/reports/monthly/organisation")
+      local d = monthly_json("radgiver", "organisation")
+      assert.truthy(html:find(("%d ansatte, %d av dem med gap"):format(d.summary.employees,
+        d.summary.employees_with_gaps), 1, true))
+      assert.is_true(#html < 60 * 1024, #html .. " bytes")
+    end)
+
+    it("shows a bad choice again with its error by the field (422), and no report", function()
+      local html = page("leder", "/reports/monthly/department?period=2026-13", 422)
+      assert.truthy(html:find('aria-describedby="period-hint period-error" aria-invalid="true"', 1, true))
+      assert.truthy(html:find('id="period-error">Skriv måneden som ÅÅÅÅ-MM', 1, true))
+      assert.truthy(html:find('value="2026-13"', 1, true))
+      assert.is_nil(html:find('class="report-output"', 1, true))
+      html = page("radgiver", "/reports/monthly/employee?employee_id=99999", 422)
+      assert.truthy(html:find('id="employee_id-error"', 1, true))
+    end)
+
+    it("speaks English when asked, the report too", function()
+      local html = page("leder", "/reports/monthly/department?lang=en")
+      assert.truthy(html:find('<html lang="en">', 1, true))
+      assert.truthy(html:find("Monthly report for Helse og omsorg – ", 1, true))
+      assert.truthy(html:find("Download as CSV (Excel)", 1, true))
+    end)
+  end)
 end)
