@@ -224,6 +224,26 @@ static void nav_one_current(json_t *nav)
 }
 
 /* What a person's roles let them reach, in the order of their working day. */
+/* The query of a GET without its lang parameters, as sent (still percent-encoded): the language
+ * links keep the page's other parameters (the chosen department, a search). "" for a POST. */
+static char *query_without_lang(const struct http_request *req)
+{
+    const char *q = strcmp(req->method, "GET") ? NULL : strchr(req->target, '?');
+    struct buf b = {0};
+    buf_puts(&b, "");
+    while (q && *q) {
+        q++;
+        size_t n = strcspn(q, "&");
+        if (n && !(n >= 4 && !strncmp(q, "lang", 4) && (n == 4 || q[4] == '='))) {
+            if (b.len)
+                buf_puts(&b, "&");
+            buf_append(&b, q, n);
+        }
+        q += n;
+    }
+    return buf_steal(&b);
+}
+
 static json_t *nav_for(const struct api_req *r)
 {
     json_t *nav = json_array();
@@ -304,6 +324,9 @@ static void render_with(struct api_req *r, int status, const char *tmpl, json_t 
     }
     json_object_set_new(data, "lang", json_string(r->lang));
     json_object_set_new(data, "path", json_string(r->http->path));
+    char *keep = query_without_lang(r->http);
+    json_object_set_new(data, "query_keep", json_string(keep));
+    free(keep);
     char *html = NULL, *err = NULL;
     size_t len = 0;
     if (view_render(r->app->view, tmpl, data, r->lang, &html, &len, &err)) {

@@ -198,6 +198,9 @@ describe("the scheduler", function()
     assert.truthy(html:find("Snapshot of the gaps", 1, true))
     assert.truthy(html:find("By hand", 1, true))
     assert.truthy(html:find("Done", 1, true))
+    -- The language links keep the page's other parameters (the layout's, on every page).
+    assert.truthy(html:find('href="?started=1&amp;lang=nb"', 1, true), "the bokmål link")
+    assert.is_nil(html:find('lang=en&amp;lang', 1, true))
 
     status, html = P.page(srv, admin, "POST", "/admin/jobs/run", { csrf = csrf, job = "nope" })
     assert.equal(422, status)
