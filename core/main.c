@@ -430,7 +430,8 @@ static int cmd_serve(int argc, char **argv)
     const char *path = NULL, *rules = NULL, *schedule = NULL;
     int secure = 0, clock_control = 0;
     struct srv_config cfg = {.host = "127.0.0.1", .port = DEFAULT_PORT, .max_connections = 1024,
-                             .request_timeout_ms = 10000, .idle_timeout_ms = 60000};
+                             .request_timeout_ms = 10000, .idle_timeout_ms = 60000,
+                             .body_limit = hrimport_body_limit};
     struct mail_config mail = {.tls = MAIL_TLS_STARTTLS, .retry_seconds = 30};
     const char *password_file = NULL;
     int smtp_flags = 0;

@@ -430,8 +430,9 @@ static void note_error(struct run *r, const struct emp *e, const char *what)
     if (r->errors <= LOGGED_ERRORS)
         fprintf(stderr, "evne: reminders: employee %lld (%s): %s\n", (long long)e->p.id,
                 e->p.name, what);
-    if (!r->first_error)
-        r->first_error = xasprintf("employee %lld: %s", (long long)e->p.id, what);
+    if (!r->first_error)   /* its first line: a policy's traceback stays in the log */
+        r->first_error = xasprintf("employee %lld: %.*s", (long long)e->p.id,
+                                   (int)strcspn(what, "\n"), what);
 }
 
 /* What the mail's template gets about the enrolment a reminder is about; NULL when it is gone. */
