@@ -64,6 +64,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/admin/rules/reload", api_rules_reload, ADMIN},
     {"POST", "/api/v1/admin/rules/preview", api_rules_preview, ADMIN},
     {"GET", "/api/v1/admin/outbox", api_outbox_list, ADMIN},
+    {"GET", "/api/v1/admin/audit", api_audit_list, ADMIN},
     {"POST", "/api/v1/admin/import", api_import, ADMIN},   /* a CSV body (api_import.c) */
     {"GET", "/api/v1/admin/jobs", api_jobs_list, ADMIN},
     {"POST", "/api/v1/admin/jobs/{name}/run", api_job_run, ADMIN},

@@ -55,6 +55,38 @@ int audit_note(struct db *d, const char *action, const char *entity, int64_t ent
  * login is active). addr borrowed. */
 int audit_login(struct db *d, int ok, int64_t employee_id, const char *login, const char *addr);
 
+/* --- reading the trail (GET /api/v1/admin/audit, the admin's page /admin/audit) ----------- */
+
+#define AUDIT_LIMIT_DEFAULT 50
+#define AUDIT_LIMIT_MAX 500
+
+/* Which entries: each field 0 (or "") for any. from and to are unix seconds, both inclusive;
+ * before_id pages: only entries older than that id. */
+struct audit_filter {
+    int64_t employee_id;        /* the person an entry is about */
+    int64_t actor_id;           /* who acted */
+    char entity[32];            /* "employee", "assessment", "session" ... */
+    int64_t entity_id;
+    int64_t from, to;
+    int64_t before_id;
+    int limit;                  /* 1..AUDIT_LIMIT_MAX */
+};
+
+struct http_request;
+
+/* Reads employee_id, actor_id, entity, entity_id, from, to, limit and before_id from req's query.
+ * from and to: a date "2026-11-26" (a whole day in Norwegian time) or a UTC time
+ * "2026-11-26T21:55:01Z". 0, or -1 with *field (static) the parameter at fault and *msg (owned)
+ * why. */
+int audit_filter_from_query(const struct http_request *req, struct audit_filter *f,
+                            const char **field, char **msg);
+
+/* The entries f selects, newest first: {"items": [{id, at (ISO), actor_id, actor_name, addr,
+ * action, entity, entity_id, employee_id, employee_name, before, after}], "next_before_id": the
+ * before_id of the next (older) page, or null}. actor_id null is the system; before and after
+ * are the row's values as JSON objects (or null). Owned; NULL on a database error (logged). */
+json_t *audit_list(struct db *d, const struct audit_filter *f);
+
 /* For bench/gen.c only, which loads hundreds of thousands of rows into a new database by SQL:
  * changes made through h from now on are not recorded. Nothing the server or the CLI runs calls
  * this. 0, or an SQLite code. */
