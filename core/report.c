@@ -829,35 +829,65 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
     trend_put(c, data, "department", d->id, &summary);
     free(rows);
 
-    /* who has not assessed themselves: demanded requirements that nobody has assessed */
+    /* who has not assessed themselves: demanded requirements that nobody has assessed; the
+     * REPORT_MAX_PEOPLE with the most kept in a heap whose top is the least of them, so that a
+     * department of 50,000 is not sorted for its first hundred */
     gap_rollup(gx, GAP_BY_EMPLOYEE, f, &rows, &n);
     int64_t *emps = xmalloc((n ? n : 1) * sizeof *emps);
-    size_t k = 0;
+    struct gap_row top[REPORT_MAX_PEOPLE];
+    size_t k = 0, ntop = 0;
+    int sorted = 1;
     for (size_t i = 0; i < n; i++) {
         emps[i] = rows[i].id;
-        if (rows[i].unassessed > 0)
-            rows[k++] = rows[i];
+        sorted &= i == 0 || emps[i - 1] < emps[i];
+        if (rows[i].unassessed <= 0)
+            continue;
+        k++;
+        if (ntop < REPORT_MAX_PEOPLE) {
+            size_t at = ntop++;   /* sift up: the least (in report order) at the top */
+            while (at && cmp_unassessed(&rows[i], &top[(at - 1) / 2]) > 0) {
+                top[at] = top[(at - 1) / 2];
+                at = (at - 1) / 2;
+            }
+            top[at] = rows[i];
+        } else if (cmp_unassessed(&rows[i], &top[0]) < 0) {
+            size_t at = 0;   /* sift down from the top */
+            for (;;) {
+                size_t l = 2 * at + 1, r = l + 1, worst = at;
+                const struct gap_row *w = &rows[i];
+                if (l < ntop && cmp_unassessed(&top[l], w) > 0)
+                    w = &top[worst = l];
+                if (r < ntop && cmp_unassessed(&top[r], w) > 0)
+                    w = &top[worst = r];
+                if (worst == at)
+                    break;
+                top[at] = top[worst];
+                at = worst;
+            }
+            top[at] = rows[i];
+        }
     }
-    qsort(emps, n, sizeof *emps, cmp_i64);
+    if (!sorted)
+        qsort(emps, n, sizeof *emps, cmp_i64);
     size_t nemps = n;
-    qsort(rows, k, sizeof *rows, cmp_unassessed);
+    qsort(top, ntop, sizeof *top, cmp_unassessed);
     json_t *people = json_array();
-    for (size_t i = 0; i < k && i < REPORT_MAX_PEOPLE; i++) {
+    for (size_t i = 0; i < ntop; i++) {
         sqlite3_stmt *st = db_stmt(c->a->db, "SELECT max(recorded_at) FROM assessment WHERE "
                                              "employee_id = ? AND source = 'self'");
-        sqlite3_bind_int64(st, 1, rows[i].id);
+        sqlite3_bind_int64(st, 1, top[i].id);
         json_t *last = json_null();
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
             last = iso_json(sqlite3_column_int64(st, 0));
         sqlite3_reset(st);
-        const struct dept *ed = dept_of(c, gap_employee_department(gx, rows[i].id));
+        const struct dept *ed = dept_of(c, gap_employee_department(gx, top[i].id));
         json_array_append_new(people, json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:o}", "id",
-                                                 (json_int_t)rows[i].id, "name",
-                                                 text_json(rows[i].name), "department",
+                                                 (json_int_t)top[i].id, "name",
+                                                 text_json(top[i].name), "department",
                                                  text_json(ed ? ed->name : ""), "unassessed",
-                                                 (json_int_t)rows[i].unassessed, "demanded",
-                                                 (json_int_t)rows[i].demanded, "open_gaps",
-                                                 (json_int_t)rows[i].open_gaps, "last_self_assessment",
+                                                 (json_int_t)top[i].unassessed, "demanded",
+                                                 (json_int_t)top[i].demanded, "open_gaps",
+                                                 (json_int_t)top[i].open_gaps, "last_self_assessment",
                                                  last));
     }
     json_object_set_new(data, "not_assessed", people);
