@@ -114,6 +114,7 @@ bench:
 	bench/pages.sh
 	bench/matches.sh
 	bench/trend.sh
+	bench/reports.sh
 
 lint:
 	luacheck --no-color rules lua tests/lua tests/e2e
