@@ -146,9 +146,9 @@ struct report_params;
 void api_reports_list(struct api_req *r);
 void api_report_get(struct api_req *r);
 /* Reads report `name`'s query parameters (format, period, lang and the report's own) and checks
- * that the caller may see that report. 0 and *p, *format ("html" or "csv"; borrowed); or -1 and
- * e: 404 for an unknown report, 422 naming a bad or unknown parameter, 403. p may borrow the
- * caller's managed departments from r. The report pages use it too. */
+ * that the caller may see that report. 0 and *p, *format ("html", "csv" or "json"; borrowed);
+ * or -1 and e: 404 for an unknown report, 422 naming a bad or unknown parameter, 403. p may
+ * borrow the caller's managed departments from r. The report pages use it too. */
 int api_report_request(struct api_req *r, const char *name, struct report_params *p,
                        const char **format, struct derr *e);
 #endif
