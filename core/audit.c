@@ -118,7 +118,7 @@ int audit_login(struct db *d, int ok, int64_t employee_id, const char *login, co
         o = json_object();
     char *detail = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    int rc = note(d, ok ? employee_id : 0, addr, ok ? "login" : "login_failed", "session", 0,
+    int rc = note(d, ok ? employee_id : 0, addr, ok ? "login" : "login_failed", "login", 0,
                   employee_id, detail);
     free(detail);
     return rc;
@@ -187,7 +187,7 @@ int audit_filter_from_query(const struct http_request *req, struct audit_filter 
         if (!ok) {
             free(v);
             *field = "entity";
-            *msg = xasprintf("'entity' is a name such as employee, assessment or session");
+            *msg = xasprintf("'entity' is a name such as employee, assessment or login");
             return -1;
         }
         snprintf(f->entity, sizeof f->entity, "%s", v);

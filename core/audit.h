@@ -43,7 +43,7 @@ void audit_context_restore(const struct audit_context *c);
 
 /* Writes one explicit entry, actor and address from the current context, in the caller's open
  * transaction (or on its own when none is open). action: what happened ("login",
- * "login_failed", "reload", "import" ...); entity: what it happened to ("session", "rules",
+ * "login_failed", "reload", "import" ...); entity: what it happened to ("login", "rules",
  * "import" ...); entity_id and employee_id (the person it is about) 0 for none; detail: a JSON
  * object's text (borrowed; NULL for none), shown as the entry's values after.
  * 0, or -1 (logged). */
@@ -65,7 +65,7 @@ int audit_login(struct db *d, int ok, int64_t employee_id, const char *login, co
 struct audit_filter {
     int64_t employee_id;        /* the person an entry is about */
     int64_t actor_id;           /* who acted */
-    char entity[32];            /* "employee", "assessment", "session" ... */
+    char entity[32];            /* "employee", "assessment", "login" ... */
     int64_t entity_id;
     int64_t from, to;
     int64_t before_id;

@@ -272,6 +272,7 @@ static json_t *nav_for(const struct api_req *r)
         json_array_append_new(nav, nav_item("/admin/departments", "nav.departments", path));
         json_array_append_new(nav, nav_item("/admin/rules", "nav.rules", path));
         json_array_append_new(nav, nav_item("/admin/outbox", "nav.outbox", path));
+        json_array_append_new(nav, nav_item("/admin/audit", "nav.audit", path));
         json_array_append_new(nav, nav_item("/admin/jobs", "nav.jobs", path));
     }
     nav_one_current(nav);
@@ -556,6 +557,7 @@ static const struct {
     {page_admin_routes, &page_admin_nroutes},
     {page_reports_routes, &page_reports_nroutes},
     {page_rules_routes, &page_rules_nroutes},
+    {page_audit_routes, &page_audit_nroutes},
     {page_courses_routes, &page_courses_nroutes},
     {page_learning_routes, &page_learning_nroutes},
     {page_trend_routes, &page_trend_nroutes},

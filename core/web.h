@@ -64,6 +64,8 @@ extern const struct route page_jobs_routes[];
 extern const size_t page_jobs_nroutes;
 extern const struct route page_rules_routes[];
 extern const size_t page_rules_nroutes;
+extern const struct route page_audit_routes[];     /* the audit trail (admin) */
+extern const size_t page_audit_nroutes;
 extern const struct route page_courses_routes[];   /* the adviser's courses, matches, results */
 extern const size_t page_courses_nroutes;
 extern const struct route page_learning_routes[];  /* my courses, my CV, a manager's approvals */
