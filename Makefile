@@ -114,6 +114,7 @@ bench:
 	bench/pages.sh
 	bench/matches.sh
 	bench/trend.sh
+	bench/reminders.sh
 	bench/reports.sh
 
 lint:

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "db.h"
@@ -57,6 +58,8 @@ struct run {
     int exhausted;
     int64_t commit_us;             /* what a commit takes, recently: the step works for less */
     int checkpoints_off;           /* checkpoints_off_loop is on: give them back at the end */
+    /* where the time of the longest steps goes, for the summary (the bench reads them) */
+    int64_t start_us, longest_load_us, longest_commit_us, longest_step_cpu_us;
     int autocheckpoint;            /* the connection's wal_autocheckpoint before the run */
     /* what the run did */
     int64_t employees, reminders, to_managers, errors, skipped;
@@ -218,8 +221,18 @@ static int load_approvals(struct app *a, struct run *r, int64_t now)
 
 static void checkpoints_off_loop(struct app *a, int on, int *pages);
 
+/* CPU time of this thread, in microseconds: a step that took long on the clock but not on the
+ * CPU waited for a core or the disk. */
+static int64_t thread_cpu_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 static void *remind_start(struct app *a, const struct sched_run *run, char **err)
 {
+    int64_t t0 = util_monotonic_us();
     struct run *r = xcalloc(1, sizeof *r);
     r->slot = run->slot;
     r->commit_us = 2000;
@@ -236,6 +249,7 @@ static void *remind_start(struct app *a, const struct sched_run *run, char **err
     }
     checkpoints_off_loop(a, 1, &r->autocheckpoint);
     r->checkpoints_off = 1;
+    r->start_us = util_monotonic_us() - t0;
     return r;
 }
 
@@ -631,7 +645,7 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
 {
     (void)run;
     struct run *r = state;
-    int64_t t0 = util_monotonic_us();
+    int64_t t0 = util_monotonic_us(), cpu0 = thread_cpu_us();
     if (r->exhausted && r->next == r->nchunk)
         return 0;
     /* A step's commit does not wait for its fsync (synchronous=NORMAL, this transaction only):
@@ -653,10 +667,13 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
     int64_t work_us = budget_us - (r->commit_us < budget_us / 2 ? r->commit_us : budget_us / 2);
     while (util_monotonic_us() - t0 < work_us) {
         if (r->next == r->nchunk) {
+            int64_t l0 = util_monotonic_us();
             if (load_chunk(a, r)) {
                 rc = -1;
                 break;
             }
+            if (util_monotonic_us() - l0 > r->longest_load_us)
+                r->longest_load_us = util_monotonic_us() - l0;
             if (!r->nchunk) {
                 r->exhausted = 1;
                 break;
@@ -684,7 +701,12 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
                        "not sent");
         return -1;
     }
-    r->commit_us = (3 * r->commit_us + util_monotonic_us() - c0) / 4;
+    int64_t commit = util_monotonic_us() - c0, cpu = thread_cpu_us() - cpu0;
+    r->commit_us = (3 * r->commit_us + commit) / 4;
+    if (commit > r->longest_commit_us)
+        r->longest_commit_us = commit;
+    if (cpu > r->longest_step_cpu_us)
+        r->longest_step_cpu_us = cpu;
     if (queued)
         mail_kick(a);
     return r->exhausted && r->next == r->nchunk ? 0 : 1;
@@ -701,6 +723,12 @@ static json_t *remind_finish(struct app *a, void *state)
                                 "skipped", (json_int_t)r->skipped);
     if (r->first_error)
         json_object_set_new(summary, "first_error", json_string(r->first_error));
+    json_t *timing = json_pack("{s:I, s:I, s:I, s:I}", "start_us", (json_int_t)r->start_us,
+                               "longest_load_us", (json_int_t)r->longest_load_us,
+                               "longest_commit_us", (json_int_t)r->longest_commit_us,
+                               "longest_step_cpu_us", (json_int_t)r->longest_step_cpu_us);
+    json_object_update(summary, timing);
+    json_decref(timing);
     if (!r->policy)
         json_object_set_new(summary, "policy", json_false());
     if (r->errors > LOGGED_ERRORS)
