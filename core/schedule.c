@@ -281,7 +281,9 @@ struct sched {
     struct sched_config *config;
     const struct sched_job *jobs[MAX_JOBS];
     int njobs;
-    uv_timer_t timer;
+    uv_timer_t timer;             /* wakes the scheduler when something is next due */
+    uv_idle_t idle;               /* one step of the run in progress per turn of the loop */
+    int open_handles;
     int started, stopping;
     void (*on_stopped)(void *arg);
     void *stop_arg;
@@ -358,8 +360,6 @@ static void end_run(struct sched *s, int ok, const char *error)
     s->state = NULL;
 }
 
-static void on_step(uv_timer_t *t);
-
 static void step(struct sched *s)
 {
     char *err = NULL;
@@ -369,28 +369,25 @@ static void step(struct sched *s)
     s->steps++;
     if (dt > s->longest_step_us)
         s->longest_step_us = dt;
-    if (rc == 1) {
-        if (s->stopping) {
-            /* Stays 'running': marked interrupted and run again for its slot at the next start. */
-            json_decref(s->job->finish(s->app, s->state));
-            s->job = NULL;
-            s->state = NULL;
-            return;
-        }
-        uv_timer_start(&s->timer, on_step, 0, 0);
-        return;
-    }
+    if (rc == 1)
+        return;   /* the idle handle brings the next step after the loop's next poll */
+    uv_idle_stop(&s->idle);
     end_run(s, rc == 0, rc == 0 ? NULL : err ? err : "the job failed without saying why");
     free(err);
     if (!s->stopping)
         look(s);
 }
 
-static void on_step(uv_timer_t *t)
+/* An idle handle, not a timer of 0 ms: libuv runs a timer restarted from its own callback again
+ * in the same pass, before any I/O, whereas while an idle handle is active each turn of the loop
+ * polls for I/O (without blocking) and then runs one step. */
+static void on_idle(uv_idle_t *h)
 {
-    struct sched *s = t->data;
-    if (s->job)
+    struct sched *s = h->data;
+    if (s->job && !s->stopping)
         step(s);
+    else
+        uv_idle_stop(h);
 }
 
 /* Starts a run of job for slot: recorded as running (and, for a scheduled run, the job's next
@@ -448,7 +445,7 @@ static int begin_run(struct sched *s, const struct sched_job *job, int64_t slot,
         s->job = NULL;
         return 0;
     }
-    uv_timer_start(&s->timer, on_step, 0, 0);
+    uv_idle_start(&s->idle, on_idle);
     return 0;
 }
 
@@ -556,7 +553,9 @@ int sched_start(struct app *a, struct sched_config *config, char **err)
             fprintf(stderr, "evne: schedule: no job is called '%s'; the line is ignored\n",
                     config->entries[i].name);
     uv_timer_init(a->loop, &s->timer);
-    s->timer.data = s;
+    uv_idle_init(a->loop, &s->idle);
+    s->timer.data = s->idle.data = s;
+    s->open_handles = 2;
     s->started = 1;
     uv_timer_start(&s->timer, on_timer, 0, 0);
     return 0;
@@ -572,6 +571,8 @@ void sched_kick(struct app *a)
 static void on_closed(uv_handle_t *h)
 {
     struct sched *s = h->data;
+    if (--s->open_handles)
+        return;
     void (*cb)(void *) = s->on_stopped;
     void *arg = s->stop_arg;
     s->app->sched = NULL;
@@ -606,7 +607,9 @@ void sched_stop(struct app *a, void (*on_stopped)(void *arg), void *arg)
         s->state = NULL;
     }
     uv_timer_stop(&s->timer);
+    uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->timer, on_closed);
+    uv_close((uv_handle_t *)&s->idle, on_closed);
 }
 
 int sched_run_now(struct app *a, const char *name, int64_t by, int64_t *run_id, int *status,
