@@ -930,10 +930,9 @@ static void check_files(struct hrimport *im)
             continue;
         if (first[k] != NONE) {
             problem(im, i, 0, -1, "second_file",
-                    "a second %s file (the first is %s); an import takes one departments file "
-                    "and one employees file at most",
-                    k == KIND_EMPLOYEES ? "employees" : "departments", im->files[first[k]].name,
-                    NULL);
+                    "a second file of the same kind (the first is %s); an import takes one "
+                    "departments file and one employees file at most",
+                    im->files[first[k]].name, NULL, NULL);
             continue;
         }
         first[k] = i;

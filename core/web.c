@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "db.h"
 #include "http.h"
+#include "multipart.h"
 #include "org.h"
 #include "router.h"
 #include "util.h"
@@ -102,6 +103,39 @@ const char *form_get(const struct form *f, const char *key)
 size_t form_size(const struct form *f) { return f ? f->n : 0; }
 const char *form_key(const struct form *f, size_t i) { return f->key[i]; }
 const char *form_value(const struct form *f, size_t i) { return f->value[i]; }
+
+/* The plain fields of a multipart/form-data body (a page with a file upload; the handler reads
+ * the files with mp_parse). A NUL byte in a field is dropped, as form_decode drops it. NULL when
+ * the body is not well-formed multipart. */
+static struct form *form_multipart(const char *body, size_t len, const char *content_type)
+{
+    struct mp_form mp;
+    char *err = NULL;
+    if (mp_parse(body, len, content_type, &mp, &err)) {
+        free(err);
+        return NULL;
+    }
+    struct form *f = xcalloc(1, sizeof *f);
+    for (size_t i = 0; i < mp.n; i++) {
+        const struct mp_part *p = &mp.parts[i];
+        if (p->filename)
+            continue;
+        if (f->n == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 16;
+            f->key = xrealloc(f->key, f->cap * sizeof *f->key);
+            f->value = xrealloc(f->value, f->cap * sizeof *f->value);
+        }
+        char *v = xmalloc(p->len + 1), *o = v;
+        for (size_t k = 0; k < p->len; k++)
+            if (p->data[k])
+                *o++ = p->data[k];
+        *o = '\0';
+        f->key[f->n] = xstrdup(p->name);
+        f->value[f->n++] = v;
+    }
+    mp_free(&mp);
+    return f;
+}
 
 /* --- cookies, language, CSRF --------------------------------------------------------------- */
 
@@ -269,6 +303,7 @@ static json_t *nav_for(const struct api_req *r)
     }
     if (api_is(r, ROLE_ADMIN)) {
         json_array_append_new(nav, nav_item("/admin/users", "nav.users", path));
+        json_array_append_new(nav, nav_item("/admin/import", "nav.import", path));
         json_array_append_new(nav, nav_item("/admin/departments", "nav.departments", path));
         json_array_append_new(nav, nav_item("/admin/rules", "nav.rules", path));
         json_array_append_new(nav, nav_item("/admin/outbox", "nav.outbox", path));
@@ -552,6 +587,7 @@ static const struct {
     const size_t *n;
 } route_tables[] = {
     {web_routes, NULL},
+    {page_import_routes, &page_import_nroutes},
     {page_team_routes, &page_team_nroutes},
     {page_adviser_routes, &page_adviser_nroutes},
     {page_admin_routes, &page_admin_nroutes},
@@ -620,7 +656,14 @@ void web_dispatch(struct app *a, struct http_request *req)
         return;
     }
     if (!strcmp(req->method, "POST")) {
-        r->form = form_parse(req->body ? req->body : "", req->body_len);
+        const char *ctype = http_header(req, "content-type");
+        r->form = mp_is_form_data(ctype)
+                      ? form_multipart(req->body ? req->body : "", req->body_len, ctype)
+                      : form_parse(req->body ? req->body : "", req->body_len);
+        if (!r->form) {
+            page_error(r, 400, "error.upload");
+            return;
+        }
         /* Browsers send forms as UTF-8; anything else is refused before a handler sees it. */
         for (size_t i = 0; i < form_size(r->form); i++) {
             if (!util_utf8_valid(form_key(r->form, i)) || !util_utf8_valid(form_value(r->form, i))) {

@@ -54,6 +54,8 @@ json_t *page_employee_systems(struct app *a, int64_t employee_id);
  * reports, people search), page_admin.c (users, departments) and page_rules.c (the rules). */
 extern const struct route page_team_routes[];
 extern const size_t page_team_nroutes;
+extern const struct route page_import_routes[];    /* the HR import's upload (admin) */
+extern const size_t page_import_nroutes;
 extern const struct route page_adviser_routes[];
 extern const size_t page_adviser_nroutes;
 extern const struct route page_admin_routes[];

@@ -368,3 +368,158 @@ describe("evne import", function()
     srv:cleanup()
   end)
 end)
+
+describe("the HR import page", function()
+  local P = require "pagekit"
+  local srv
+  setup(function() srv = P.demo_server() end)
+  teardown(function() srv:cleanup() end)
+
+  -- POST a multipart form as a browser sends it: fields, then files {name, filename, text}.
+  local function upload(cookie, path, fields, files)
+    local boundary = "----WebKitFormBoundary" .. math.random(100000, 999999)
+    local parts = {}
+    for _, f in ipairs(fields) do
+      parts[#parts + 1] = ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"):format(
+        boundary, f[1], f[2])
+    end
+    for _, f in ipairs(files or {}) do
+      parts[#parts + 1] = ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+        .. "Content-Type: text/csv\r\n\r\n%s\r\n"):format(boundary, f[1], f[2], f[3])
+    end
+    local body = table.concat(parts) .. "--" .. boundary .. "--\r\n"
+    return P.page(srv, cookie, "POST", path, nil,
+      { "Content-Type: multipart/form-data; boundary=" .. boundary, "Content-Length: " .. #body }, body)
+  end
+
+  local function count(html, key)
+    return tonumber(html:match('id="count%-' .. key .. '">(%d+)<'))
+  end
+
+  local function active_numbers()
+    local _, body = srv:api("GET", "/employees")
+    local set = {}
+    for _, e in ipairs(body.items) do set[e.employee_number] = e end
+    return set, #body.items
+  end
+
+  local AVD = "\239\187\191avdelingskode;navn;overordnet;leder\r\nNY;Ny enhet – Å;;\r\n"
+  local ANS = "ansattnummer;navn;epost;avdelingskode;stilling\r\n"
+    .. "9001;Øyvind Ås;oyvind@k.no;NY;Rådgiver\r\n9002;\"Berg, Kari\";kari.berg@k.no;NY;\r\n"
+
+  it("is for admins only", function()
+    local status, _, headers = P.page(srv, nil, "GET", "/admin/import")
+    assert.are.equal(303, status)
+    assert.is_truthy(headers.location:find("/login", 1, true))
+    for _, who in ipairs({ "ansatt", "leder", "radgiver" }) do
+      local cookie = P.login(srv, who)
+      assert.are.equal(403, (P.page(srv, cookie, "GET", "/admin/import")))
+      local html = select(2, P.page(srv, P.login(srv, "admin"), "GET", "/admin/import"))
+      assert.are.equal(403, (upload(cookie, "/admin/import", { { "csrf", P.csrf_of(html) } },
+        { { "employees", "a.csv", ANS } })))
+    end
+  end)
+
+  it("refuses an upload or a commit without the form's CSRF token, and stores nothing", function()
+    local cookie = P.login(srv, "admin")
+    local _, before = active_numbers()
+    local status = upload(cookie, "/admin/import", { { "csrf", ("0"):rep(32) } },
+      { { "departments", "avd.csv", AVD }, { "employees", "ans.csv", ANS } })
+    assert.are.equal(403, status)
+    status = upload(cookie, "/admin/import", {}, { { "employees", "ans.csv", ANS } })
+    assert.are.equal(403, status)
+    -- a preview, then a commit with a wrong token for the form
+    local _, page = P.page(srv, cookie, "GET", "/admin/import")
+    local _, html = upload(cookie, "/admin/import", { { "csrf", P.csrf_of(page) }, { "partial", "1" } },
+      { { "departments", "avd.csv", AVD }, { "employees", "ans.csv", ANS } })
+    local token = html:match('name="token" value="(%x+)"')
+    assert.is_truthy(token)
+    status = P.page(srv, cookie, "POST", "/admin/import/commit", { csrf = ("f"):rep(32), token = token })
+    assert.are.equal(403, status)
+    local _, after = active_numbers()
+    assert.are.equal(before, after)
+  end)
+
+  it("shows the problems with line, column and reason, and offers no commit", function()
+    local cookie = P.login(srv, "admin")
+    local _, page = P.page(srv, cookie, "GET", "/admin/import")
+    local bad = "ansattnummer;navn;epost;avdelingskode\r\n9101;Ola;ola@k.no;FINNES-IKKE\r\n"
+      .. "9102;Kari;ikke-en-adresse;D01\r\n"
+    local status, html = upload(cookie, "/admin/import", { { "csrf", P.csrf_of(page) }, { "partial", "1" } },
+      { { "employees", "feil.csv", bad } })
+    assert.are.equal(422, status)
+    assert.is_truthy(html:find("Problemer (2)", 1, true))
+    assert.is_truthy(html:find("<td>feil.csv</td><td class=\"num\">2</td><td>avdelingskode</td><td>Det finnes "
+      .. "ingen avdeling med kode FINNES-IKKE, verken i filen eller i evne.</td>", 1, true), html)
+    assert.is_truthy(html:find("<td class=\"num\">3</td><td>epost</td><td>«ikke-en-adresse» er ikke en "
+      .. "e-postadresse.</td>", 1, true))
+    assert.is_nil(html:find('name="token"', 1, true))
+    assert.is_nil(active_numbers()["9101"])
+    -- no file at all
+    status, html = upload(cookie, "/admin/import", { { "csrf", P.csrf_of(page) } }, {})
+    assert.are.equal(422, status)
+    assert.is_truthy(html:find("Velg minst én fil å importere.", 1, true))
+    assert.is_truthy(html:find('aria-describedby="import-error"', 1, true))
+    -- a token nobody has
+    status, html = P.page(srv, cookie, "POST", "/admin/import/commit",
+      { csrf = P.csrf_of(page), token = ("a"):rep(32) })
+    assert.are.equal(409, status)
+    assert.is_truthy(html:find("Opplastingen er ikke lenger tilgjengelig", 1, true))
+  end)
+
+  it("previews a full import, deactivations included, and commits exactly that", function()
+    local cookie = P.login(srv, "admin")
+    local _, page = P.page(srv, cookie, "GET", "/admin/import")
+    local _, n_before = active_numbers()
+    local status, html = upload(cookie, "/admin/import", { { "csrf", P.csrf_of(page) } },
+      { { "departments", "avd.csv", AVD }, { "employees", "ans.csv", ANS } })
+    assert.are.equal(200, status)
+    assert.are.equal(1, count(html, "departments_added"))
+    assert.are.equal(2, count(html, "employees_added"))
+    assert.are.equal(1, count(html, "employees_kept"))   -- admin
+    assert.are.equal(n_before - 1, count(html, "employees_deactivated"))
+    assert.is_truthy(html:find('id="employees-deactivated"', 1, true))
+    assert.is_truthy(html:find("står ikke i filen", 1, true))
+    assert.is_truthy(html:find("<th scope=\"row\">9001</th><td>Øyvind Ås</td><td>NY</td>", 1, true))
+    assert.is_truthy(html:find("Berg, Kari", 1, true))
+    assert.is_truthy(#html < 60 * 1024, "the page is " .. #html .. " bytes")
+    local token = html:match('name="token" value="(%x+)"')
+    assert.is_truthy(token)
+    -- nothing is written by the preview
+    assert.are.equal(n_before, select(2, active_numbers()))
+    -- another admin cannot commit this upload
+    local _, depts = srv:api("GET", "/departments")
+    assert.are.equal(201, (srv:api("POST", "/employees", { employee_number = "a2", name = "Admin To",
+      email = "a2@k.no", department_id = depts.items[1].id, roles = { "employee", "admin" },
+      login = "admin2", password = "admin2-passord" })))
+    local other = P.login(srv, "admin2", "admin2-passord")
+    local _, other_page = P.page(srv, other, "GET", "/admin/import")
+    status = P.page(srv, other, "POST", "/admin/import/commit",
+      { csrf = P.csrf_of(other_page), token = token })
+    assert.are.equal(409, status)
+    -- the uploader commits: admin2 is new since the preview and an admin, so kept too
+    local headers
+    status, _, headers = P.page(srv, cookie, "POST", "/admin/import/commit",
+      { csrf = P.csrf_of(html), token = token })
+    assert.are.equal(303, status)
+    local changes = tonumber(headers.location:match("^/admin/import%?done=(%d+)$"))
+    assert.are.equal(1 + 2 + (n_before - 1), changes)
+    local after, n_after = active_numbers()
+    assert.are.equal(4, n_after)    -- 9001, 9002, admin, admin2
+    assert.are.equal("Øyvind Ås", after["9001"].name)
+    assert.are.equal("Berg, Kari", after["9002"].name)
+    local _, done = P.page(srv, cookie, "GET", headers.location)
+    assert.is_truthy(done:find("Importen er lagret.", 1, true))
+    assert.is_truthy(done:find(changes .. " endringer ble lagret.", 1, true))
+    -- the upload is gone once committed
+    status = P.page(srv, cookie, "POST", "/admin/import/commit", { csrf = P.csrf_of(html), token = token })
+    assert.are.equal(409, status)
+    -- the same files again: nothing to commit
+    status, html = upload(cookie, "/admin/import?lang=en", { { "csrf", P.csrf_of(page) } },
+      { { "departments", "avd.csv", AVD }, { "employees", "ans.csv", ANS } })
+    assert.are.equal(200, status)
+    assert.is_truthy(html:find("Preview: what the import will do", 1, true))
+    assert.is_truthy(html:find("The files change nothing.", 1, true))
+    assert.is_nil(html:find('name="token"', 1, true))
+  end)
+end)
