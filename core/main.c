@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "backup.h"
 #include "db.h"
 #include "demo.h"
 #include "hrimport.h"
@@ -38,6 +39,8 @@ static const char usage_main[] =
     "  check-rules  check a rules folder, run its examples, exit non-zero on a problem\n"
     "  rules-eval   call one policy with JSON arguments, as the server would\n"
     "  import       import departments and employees from the HR system's CSV files\n"
+    "  backup       copy the database, while a server uses it, into a checked file\n"
+    "  restore      put a copy made by backup in place as the database\n"
     "\n"
     "`evne COMMAND --help` tells more.\n";
 
@@ -54,6 +57,7 @@ static const char usage_serve[] =
     "                  [--smtp-host HOST [--smtp-port N] [--smtp-tls none|starttls|tls]\n"
     "                   [--smtp-user USER --smtp-password-file FILE] --mail-from ADDRESS\n"
     "                   [--mail-retry-seconds 30]] [--schedule FILE]\n"
+    "                  [--backup-dir DIR [--backup-keep 7]]\n"
     "\n"
     "Serves the web pages, the JSON API (/api/v1) and /healthz. The rules folder defaults to\n"
     "$EVNE_RULES, else ./rules when it exists, else share/evne/rules beside the installed\n"
@@ -70,7 +74,10 @@ static const char usage_serve[] =
     "at most 10 times; a 5xx answer fails the mail at once (GET /api/v1/admin/outbox).\n"
     "\n"
     "Jobs (reminders, monthly reports, snapshots, backups) run on the schedule in --schedule\n"
-    "FILE (docs/operations.md), by default:\n" SCHED_DEFAULT;
+    "FILE (docs/operations.md), by default:\n" SCHED_DEFAULT
+    "The job \"backup\" (a line such as \"backup daily 02:30\") writes a checked copy of the\n"
+    "database into --backup-dir, named by the time (evne-20261127T013000Z.db), and deletes the\n"
+    "oldest beyond --backup-keep copies.\n";
 
 static const char usage_demo[] =
     "usage: evne demo --db PATH\n"
@@ -346,9 +353,14 @@ static int read_schedule(const char *path, struct sched_config **out)
     return rc;
 }
 
+struct backup_config {
+    const char *dir;            /* NULL: the job "backup" fails, saying so */
+    int keep;
+};
+
 static int serve(const char *path, const char *rules, const char *web, const char *lua,
                  int secure, const struct srv_config *cfg, const struct mail_config *mail,
-                 const char *schedule, int clock_control)
+                 const char *schedule, int clock_control, const struct backup_config *backup)
 {
     signal(SIGPIPE, SIG_IGN);
     struct sched_config *sched_config;
@@ -366,6 +378,9 @@ static int serve(const char *path, const char *rules, const char *web, const cha
         return 1;
     }
     app->clock_control = clock_control;
+    /* Held for the life of the process (never closed: see backup.h), for evne restore to see. */
+    if (backup_claim(path) < 0)
+        fprintf(stderr, "evne: warning: cannot lock %s for evne restore to see it in use\n", path);
     s.srv = srv_start(s.loop, cfg, app_handle_request, app, &err);
     if (!s.srv) {
         fprintf(stderr, "evne: %s\n", err);
@@ -388,6 +403,10 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     sched_add(app, &trend_job);
     sched_add(app, &remind_job);
     sched_add(app, &report_job);
+    backup_schedule(app, backup->dir, backup->keep);
+    if (backup->dir && sched_next(sched_config, "backup", 0, util_now()) == INT64_MAX)
+        fprintf(stderr, "evne: warning: --backup-dir is given, but the schedule has no "
+                        "backup line (e.g. \"backup daily 02:30\"): no backups run by themselves\n");
     if (sched_start(app, sched_config, &err)) {
         fprintf(stderr, "evne: %s; nothing runs by itself\n", err);
         free(err);
@@ -426,9 +445,12 @@ static int cmd_serve(int argc, char **argv)
                                          {"mail-from", required_argument, 0, 'F'},
                                          {"mail-retry-seconds", required_argument, 0, 'R'},
                                          {"schedule", required_argument, 0, 'J'},
+                                         {"backup-dir", required_argument, 0, 'B'},
+                                         {"backup-keep", required_argument, 0, 'K'},
                                          {0, 0, 0, 0}};
     const char *path = NULL, *rules = NULL, *schedule = NULL;
     int secure = 0, clock_control = 0;
+    struct backup_config backup = {.keep = 7};
     struct srv_config cfg = {.host = "127.0.0.1", .port = DEFAULT_PORT, .max_connections = 1024,
                              .request_timeout_ms = 10000, .idle_timeout_ms = 60000,
                              .body_limit = hrimport_body_limit};
@@ -444,6 +466,13 @@ static int cmd_serve(int argc, char **argv)
         case 'H': cfg.host = optarg; break;
         case 'r': rules = optarg; break;
         case 'J': schedule = optarg; break;
+        case 'B': backup.dir = optarg; break;
+        case 'K':
+            if (parse_int(optarg, 1, 10000, &v))
+                return bad_usage(usage_serve, "--backup-keep is a number of copies from 1 to "
+                                 "10000, not '%s'", optarg);
+            backup.keep = (int)v;
+            break;
         case 's': secure = 1; break;
         case 'S': mail.host = optarg; break;
         case 'U': mail.user = optarg; smtp_flags = 1; break;
@@ -525,7 +554,7 @@ static int cmd_serve(int argc, char **argv)
     char *def_rules = rules ? NULL : default_rules(), *web = share_path("web"),
          *lua = share_path("lua");
     int rc = serve(path, rules ? rules : def_rules, web, lua, secure, &cfg, &mail, schedule,
-                   clock_control);
+                   clock_control, &backup);
     sodium_memzero(password, sizeof password);
     free(def_rules);
     free(web);
@@ -552,7 +581,9 @@ int main(int argc, char **argv)
                 {"demo", usage_demo, cmd_demo},
                 {"check-rules", usage_check, cmd_check_rules},
                 {"rules-eval", rules_eval_usage, rules_eval_main},
-                {"import", hrimport_usage, hrimport_main}};
+                {"import", hrimport_usage, hrimport_main},
+                {"backup", backup_usage, backup_main},
+                {"restore", restore_usage, restore_main}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(argv[1], cmds[i].name))
             continue;
