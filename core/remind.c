@@ -57,8 +57,10 @@ struct run {
     int64_t now;                   /* when the chunk was read: the policy's now */
     int exhausted;
     int64_t commit_us;             /* what a commit takes, recently: the step works for less */
+    int loaded;                    /* 0, 1 the tree, 2 and the approvals: the chunks can come */
     int checkpoints_off;           /* checkpoints_off_loop is on: give them back at the end */
-    /* where the time of the longest steps goes, for the summary (the bench reads them) */
+    /* where the time of the longest steps goes, for the summary (the bench reads them); start_us
+     * is the longest of the start and the two steps that read the tree and the approvals */
     int64_t start_us, longest_load_us, longest_commit_us, longest_step_cpu_us;
     int autocheckpoint;            /* the connection's wal_autocheckpoint before the run */
     /* what the run did */
@@ -232,6 +234,7 @@ static int64_t thread_cpu_us(void)
 
 static void *remind_start(struct app *a, const struct sched_run *run, char **err)
 {
+    (void)err;                     /* the reading that can fail is in the first steps */
     int64_t t0 = util_monotonic_us();
     struct run *r = xcalloc(1, sizeof *r);
     r->slot = run->slot;
@@ -241,11 +244,6 @@ static void *remind_start(struct app *a, const struct sched_run *run, char **err
         fprintf(stderr, "evne: reminders: the rules have no reminders.lua: nothing is due\n");
         r->exhausted = 1;
         return r;
-    }
-    if (load_tree(a, r) || load_approvals(a, r, util_now())) {
-        run_free(r);
-        *err = xstrdup("reminders: the database could not be read (see the log)");
-        return NULL;
     }
     checkpoints_off_loop(a, 1, &r->autocheckpoint);
     r->checkpoints_off = 1;
@@ -648,6 +646,19 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
     int64_t t0 = util_monotonic_us(), cpu0 = thread_cpu_us();
     if (r->exhausted && r->next == r->nchunk)
         return 0;
+    /* The first two steps read the department tree with the managers, then the approvals
+     * waiting (a few milliseconds each at 50,000 employees). */
+    if (r->loaded < 2) {
+        if (r->loaded == 0 ? load_tree(a, r) : load_approvals(a, r, util_now())) {
+            *err = xstrdup("reminders: the database could not be read (see the log)");
+            return -1;
+        }
+        r->loaded++;
+        int64_t took = util_monotonic_us() - t0;
+        if (took > r->start_us)
+            r->start_us = took;
+        return 1;
+    }
     /* A step's commit does not wait for its fsync (synchronous=NORMAL, this transaction only):
      * that would hold the loop a few milliseconds per step. Nothing is lost that matters: a
      * power cut may take back the last steps whole (the reminder rows with their mails), and the
