@@ -2068,87 +2068,166 @@ static void matches_write(struct buf *b, int64_t course_id, int64_t session_id,
     buf_puts(b, "]}");
 }
 
-/* The gap tables handed to the matching policy, one per requirement, made once per request and
- * refilled for each employee (the levels change, the names do not): thousands of employees reach
- * the policy, and building their gaps anew each time cost a third of the whole answer. */
-struct gap_objects {
-    json_t **gap;            /* by requirement id; NULL until used */
-    json_t **text, **system; /* the names, by requirement id */
+/* The names the matching policy gets with each gap, by requirement id, loaded once per
+ * request. */
+struct gap_names {
+    char **text, **system;
     size_t n;
-    json_t *classes[LH_MAX_CLASSES];
-    size_t nclasses;
 };
 
-static void gap_objects_load(struct app *a, const struct lh *rules, struct gap_objects *g)
+static void gap_names_load(struct app *a, struct gap_names *g)
 {
-    *g = (struct gap_objects){0};
+    *g = (struct gap_names){0};
     sqlite3_stmt *st = db_stmt(a->db, "SELECT r.id, r.text, s.name FROM requirement r "
                                       "JOIN system s ON s.id = r.system_id ORDER BY r.id DESC");
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (!g->n) {   /* the first row has the highest id */
             g->n = (size_t)id + 1;
-            g->gap = xcalloc(g->n, sizeof *g->gap);
             g->text = xcalloc(g->n, sizeof *g->text);
             g->system = xcalloc(g->n, sizeof *g->system);
         }
-        g->text[id] = json_string(db_text(st, 1));
-        g->system[id] = json_string(db_text(st, 2));
+        g->text[id] = dup_text(st, 1);
+        g->system[id] = dup_text(st, 2);
     }
     sqlite3_reset(st);
-    for (int i = 0; rules && i < lh_class_count(rules) && i < LH_MAX_CLASSES; i++)
-        g->classes[g->nclasses++] = json_string(lh_class_name(rules, (uint8_t)i));
 }
 
-static void gap_objects_free(struct gap_objects *g)
+static void gap_names_free(struct gap_names *g)
 {
     for (size_t i = 0; i < g->n; i++) {
-        json_decref(g->gap[i]);
-        json_decref(g->text[i]);
-        json_decref(g->system[i]);
+        free(g->text[i]);
+        free(g->system[i]);
     }
-    for (size_t i = 0; i < g->nclasses; i++)
-        json_decref(g->classes[i]);
-    free(g->gap);
     free(g->text);
     free(g->system);
 }
 
-/* The table of one gap: {requirement_id, system_id, requirement, system, required, actual, gap,
- * class} (docs/rules.md), its levels set to c's. Borrowed from g. */
-static json_t *gap_object(struct gap_objects *g, const struct gap_cell *c)
+/* What course_matches hands the matching policy (lh_match_many): the employees with an open
+ * gap the course closes, one at a time; those enrolled already or lacking a prerequisite go
+ * straight to their lists on the way. */
+struct match_feed {
+    struct app *a;
+    int64_t course_id;
+    const struct covered *cov;
+    size_t ncov;
+    const struct table_course *table;   /* [0] is the course */
+    size_t ntable;
+    const struct open_enrolment *open;
+    size_t nopen;
+    const struct gap_row *rows;
+    size_t nrows, at;
+    struct gap_names names;
+    struct match_list items, lacking, enrolled;
+    struct id_pool pool;
+    /* the employee given last, and what it was made of */
+    struct match_row row;
+    struct gap_cell *cells;
+    struct lh_gap *gaps;
+    size_t gaps_cap;
+    int64_t *profiles;
+    size_t profiles_cap;
+    unsigned char *completed;
+};
+
+static int feed_next(void *arg, struct lh_match_employee *e)
 {
-    int64_t rid = c->requirement_id;
-    if (rid < 0 || (size_t)rid >= g->n)
-        return NULL;
-    json_t *o = g->gap[rid];
-    if (!o) {
-        o = g->gap[rid] = json_object();
-        json_object_set_new_nocheck(o, "requirement_id", json_integer(rid));
-        json_object_set_new_nocheck(o, "system_id", json_integer(c->system_id));
-        json_object_set_nocheck(o, "requirement", g->text[rid] ? g->text[rid] : json_null());
-        json_object_set_nocheck(o, "system", g->system[rid] ? g->system[rid] : json_null());
-        json_object_set_new_nocheck(o, "required", json_integer(0));
-        json_object_set_new_nocheck(o, "actual", json_integer(0));
-        json_object_set_new_nocheck(o, "gap", json_integer(0));
+    struct match_feed *f = arg;
+    struct app *a = f->a;
+    while (f->at < f->nrows) {
+        const struct gap_row *gr = &f->rows[f->at++];
+        if (gr->open_gaps == 0)
+            continue;
+        int64_t emp = gr->id;
+        free(f->cells);
+        f->cells = NULL;
+        size_t ncells;
+        if (gap_employee(a->gap, emp, &f->cells, &ncells, NULL)) {
+            f->cells = NULL;
+            continue;
+        }
+        struct id_pool *pool = &f->pool;
+        size_t gaps_at = pool->n;
+        for (size_t i = 0; i < f->ncov; i++)
+            if (closes(cell_of(f->cells, ncells, f->cov[i].requirement_id), f->cov[i].target))
+                pool_add(pool, f->cov[i].requirement_id);
+        size_t ngaps = pool->n - gaps_at;
+        if (ngaps == 0)
+            continue;
+        struct match_row row = {.employee_id = emp, .name = gr->name,
+                                .department_id = gap_employee_department(a->gap, emp),
+                                .gaps = gaps_at, .ngaps = ngaps};
+        struct open_enrolment key = {.employee_id = emp};
+        row.enrolment = f->nopen ? bsearch(&key, f->open, f->nopen, sizeof *f->open, cmp_open)
+                                 : NULL;
+        if (row.enrolment) {
+            *match_add(&f->enrolled) = row;
+            continue;
+        }
+        row.missing = pool->n;
+        for (size_t i = 1; i < f->ntable; i++)
+            if (!has_id(f->table[i].attended, f->table[i].nattended, emp))
+                pool_add(pool, f->table[i].id);
+        row.nmissing = pool->n - row.missing;
+        if (row.nmissing) {
+            *match_add(&f->lacking) = row;
+            continue;
+        }
+        /* asked: their open gaps, profiles and completed courses */
+        if (ncells > f->gaps_cap)
+            f->gaps = xrealloc(f->gaps, (f->gaps_cap = ncells) * sizeof *f->gaps);
+        size_t n = 0;
+        for (size_t i = 0; i < ncells; i++) {
+            const struct gap_cell *c = &f->cells[i];
+            int64_t rid = c->requirement_id;
+            if (c->gap <= 0 || rid < 0 || (size_t)rid >= f->names.n)
+                continue;
+            f->gaps[n++] = (struct lh_gap){
+                .requirement_id = rid, .system_id = c->system_id,
+                .requirement = f->names.text[rid], .system = f->names.system[rid],
+                .required = c->required, .actual = c->actual, .gap = c->gap,
+                .class_id = c->class_id};
+        }
+        size_t nprofiles = 0;
+        sqlite3_stmt *st = db_stmt(a->db, "SELECT profile_id FROM assignment "
+                                          "WHERE employee_id = ? ORDER BY profile_id");
+        sqlite3_bind_int64(st, 1, emp);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (nprofiles == f->profiles_cap)
+                f->profiles = xrealloc(f->profiles, (f->profiles_cap = 2 * f->profiles_cap + 8) *
+                                                        sizeof *f->profiles);
+            f->profiles[nprofiles++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        for (size_t i = 0; i < f->ntable; i++)
+            f->completed[i] = (unsigned char)has_id(f->table[i].attended, f->table[i].nattended,
+                                                    emp);
+        f->row = row;
+        *e = (struct lh_match_employee){.id = emp, .department_id = row.department_id,
+                                        .name = gr->name, .profiles = f->profiles,
+                                        .nprofiles = nprofiles, .gaps = f->gaps, .ngaps = n,
+                                        .completed = f->completed};
+        return 1;
     }
-    json_integer_set(json_object_get(o, "required"), c->required);
-    json_integer_set(json_object_get(o, "actual"), c->actual);
-    json_integer_set(json_object_get(o, "gap"), c->gap);
-    json_object_set_nocheck(o, "class", c->class_id < g->nclasses ? g->classes[c->class_id]
-                                                                  : json_null());
-    return o;
+    return 0;
 }
 
-/* Fills gaps with the employee's open gaps. */
-static void policy_gaps(struct gap_objects *g, const struct gap_cell *cells, size_t n,
-                        json_t *gaps)
+/* The policy's proposals for the employee given last: theirs of this course, if any. */
+static void feed_done(void *arg, const struct lh_match_employee *e, const json_t *proposals)
 {
-    json_array_clear(gaps);
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = cells[i].gap > 0 ? gap_object(g, &cells[i]) : NULL;
-        if (o)
-            json_array_append(gaps, o);
+    struct match_feed *f = arg;
+    (void)e;
+    size_t i;
+    json_t *p;
+    json_array_foreach(proposals, i, p) {
+        if (json_integer_value(json_object_get(p, "course")) == f->course_id) {
+            struct match_row row = f->row;
+            row.reason = json_incref(json_object_get(p, "reason"));
+            row.priority = json_incref(json_object_get(p, "priority"));
+            row.session = json_incref(json_object_get(p, "session"));
+            *match_add(&f->items) = row;
+            break;
+        }
     }
 }
 
@@ -2255,112 +2334,48 @@ int course_matches(struct app *a, int64_t course_id, const int64_t *departments,
     }
     sqlite3_reset(st);
 
-    const struct lh *rules = a->rules;
-    struct gap_objects gobj;
-    gap_objects_load(a, rules, &gobj);
-    /* the policy's employee and gaps, refilled for each employee */
-    json_t *employee = json_object(), *gaps = json_array();
-    json_object_set_new_nocheck(employee, "id", json_integer(0));
-    json_object_set_new_nocheck(employee, "name", json_string(""));
-    json_object_set_new_nocheck(employee, "department_id", json_integer(0));
-    json_object_set_new_nocheck(employee, "profiles", json_array());
-    struct match_list items = {0}, lacking = {0}, enrolled = {0};
-    struct id_pool pool = {0};
-    int rc = 0;
+    struct match_feed f = {.a = a, .course_id = course_id, .cov = cov, .ncov = ncov,
+                           .table = table, .ntable = ntable, .open = open, .nopen = nopen};
+    gap_names_load(a, &f.names);
+    f.completed = xcalloc(ntable, 1);
     struct gap_row *rows = NULL;
     size_t nrows = 0;
     if (ncov) {
         /* Only employees with an open gap on what the course covers reach the policy: the
          * index's roll-up names those with open gaps (within the system, when the course is of
          * one), their cells tell which gaps the course closes. */
-        struct gap_filter f = {.departments = departments, .ndepartments = ndepartments,
-                               .system_id = system_id};
-        gap_rollup(a->gap, GAP_BY_EMPLOYEE, &f, &rows, &nrows);
+        struct gap_filter gf = {.departments = departments, .ndepartments = ndepartments,
+                                .system_id = system_id};
+        gap_rollup(a->gap, GAP_BY_EMPLOYEE, &gf, &rows, &nrows);
     }
-    int matching = rules && lh_has_matching(rules);
-    for (size_t r = 0; r < nrows && rc == 0; r++) {
-        if (rows[r].open_gaps == 0)
-            continue;
-        int64_t emp = rows[r].id;
-        struct gap_cell *cells;
-        size_t ncells;
-        if (gap_employee(a->gap, emp, &cells, &ncells, NULL))
-            continue;
-        size_t gaps_at = pool.n;
-        for (size_t i = 0; i < ncov; i++)
-            if (closes(cell_of(cells, ncells, cov[i].requirement_id), cov[i].target))
-                pool_add(&pool, cov[i].requirement_id);
-        size_t ngaps = pool.n - gaps_at;
-        if (ngaps == 0) {
-            free(cells);
-            continue;
-        }
-        struct match_row row = {.employee_id = emp, .name = rows[r].name,
-                                .department_id = gap_employee_department(a->gap, emp),
-                                .gaps = gaps_at, .ngaps = ngaps};
-        struct open_enrolment key = {.employee_id = emp};
-        row.enrolment = nopen ? bsearch(&key, open, nopen, sizeof *open, cmp_open) : NULL;
-        if (row.enrolment) {
-            *match_add(&enrolled) = row;
-            free(cells);
-            continue;
-        }
-        row.missing = pool.n;
-        for (size_t i = 1; i < ntable; i++)
-            if (!has_id(table[i].attended, table[i].nattended, emp))
-                pool_add(&pool, table[i].id);
-        row.nmissing = pool.n - row.missing;
-        if (row.nmissing || !matching) {
-            if (row.nmissing)
-                *match_add(&lacking) = row;
-            free(cells);
-            continue;
-        }
-
-        policy_gaps(&gobj, cells, ncells, gaps);
-        free(cells);
-        json_integer_set(json_object_get(employee, "id"), emp);
-        json_string_set_nocheck(json_object_get(employee, "name"), rows[r].name);
-        json_integer_set(json_object_get(employee, "department_id"), row.department_id);
-        json_t *plist = json_object_get(employee, "profiles");
-        json_array_clear(plist);
-        sqlite3_stmt *pst = db_stmt(a->db, "SELECT profile_id FROM assignment "
-                                           "WHERE employee_id = ? ORDER BY profile_id");
-        sqlite3_bind_int64(pst, 1, emp);
-        while (sqlite3_step(pst) == SQLITE_ROW)
-            json_array_append_new(plist, json_integer(sqlite3_column_int64(pst, 0)));
-        sqlite3_reset(pst);
-        for (size_t i = 0; i < ntable; i++)
-            json_object_set_new_nocheck(table[i].json, "completed",
-                                        json_boolean(has_id(table[i].attended,
-                                                            table[i].nattended, emp)));
-        json_t *proposals = NULL;
-        char *err = NULL;
-        if (lh_match(a->rules, employee, gaps, courses, &proposals, &err)) {
-            fprintf(stderr, "evne: matching employee %lld for course %lld: %s\n", (long long)emp,
-                    (long long)course_id, err);
-            size_t line = strcspn(err, "\n");
-            rc = derr(e, 500, "policy_failed", NULL, "the matching policy failed: %.*s",
-                      (int)(line > 250 ? 250 : line), err);
-            free(err);
-        } else {
-            size_t i;
-            json_t *p;
-            json_array_foreach(proposals, i, p) {
-                if (json_integer_value(json_object_get(p, "course")) == course_id) {
-                    row.reason = json_incref(json_object_get(p, "reason"));
-                    row.priority = json_incref(json_object_get(p, "priority"));
-                    row.session = json_incref(json_object_get(p, "session"));
-                    *match_add(&items) = row;
-                    break;
-                }
-            }
-            json_decref(proposals);
-        }
+    f.rows = rows;
+    f.nrows = nrows;
+    int rc = 0;
+    /* One call into Lua for everyone: the courses are made once, and each employee's gaps go
+     * straight from the index into Lua tables. */
+    struct lh_match_feed feed = {.next = feed_next, .done = feed_done, .arg = &f};
+    int64_t failed = 0;
+    char *err = NULL;
+    if (a->rules && lh_match_many(a->rules, courses, &feed, &failed, &err)) {
+        fprintf(stderr, "evne: matching employee %lld for course %lld: %s\n", (long long)failed,
+                (long long)course_id, err);
+        size_t line = strcspn(err, "\n");
+        rc = derr(e, 500, "policy_failed", NULL, "the matching policy failed: %.*s",
+                  (int)(line > 250 ? 250 : line), err);
+        free(err);
+    } else if (!a->rules) {
+        struct lh_match_employee ignored;
+        while (feed_next(&f, &ignored))
+            ;
     }
     free(rows);
-    json_decref(employee);
-    json_decref(gaps);
+    free(f.cells);
+    free(f.gaps);
+    free(f.profiles);
+    free(f.completed);
+    gap_names_free(&f.names);
+    struct match_list items = f.items, lacking = f.lacking, enrolled = f.enrolled;
+    struct id_pool pool = f.pool;
 
     if (rc == 0) {
         if (items.n > 1)
@@ -2375,7 +2390,6 @@ int course_matches(struct app *a, int64_t course_id, const int64_t *departments,
     match_list_free(&lacking);
     match_list_free(&enrolled);
     free(pool.ids);
-    gap_objects_free(&gobj);
     free(open);
     covered_free(cov, ncov);
     for (size_t i = 0; i < ntable; i++)

@@ -1521,6 +1521,89 @@ static void lh_push_json_args(lua_State *L, struct lh_call *c)
     c->nargs = 3;
 }
 
+/* Read-only views: an empty table whose metatable reads through to the backing table (__index,
+ * __len, __pairs) and refuses every assignment (__newindex). Lua 5.4's ipairs, #, pairs and
+ * table.concat all go through those; only raw access (rawget, next) sees the empty table. */
+
+static int lh_ro_newindex(lua_State *L)
+{
+    return luaL_error(L, "the courses are read-only: match gets the same ones for every "
+                         "employee (copy what you need to change)");
+}
+
+/* stack: view -> its backing table */
+static void lh_ro_backing(lua_State *L, int idx)
+{
+    lua_getmetatable(L, idx);   /* the C API ignores __metatable */
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+}
+
+static int lh_ro_len(lua_State *L)
+{
+    lh_ro_backing(L, 1);
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+    return 1;
+}
+
+static int lh_ro_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int lh_ro_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, lh_ro_next);
+    lh_ro_backing(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Replaces the table on top of the stack with a read-only view of it, and every table in it
+ * with one of its own (made once; a view costs a policy only a metamethod's lookup). */
+static void lh_view(lua_State *L)
+{
+    luaL_checkstack(L, 8, "lh_view");
+    lua_pushnil(L);                                  /* stack: t, key */
+    while (lua_next(L, -2)) {                        /* stack: t, key, value */
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lh_view(L);                              /* stack: t, key, view */
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);                       /* stack: t, key, key, view */
+            lua_rawset(L, -4);   /* an existing field: allowed while lua_next walks */
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_newtable(L);                                 /* stack: t, view */
+    lua_createtable(L, 0, 5);                        /* stack: t, view, mt */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lh_ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, lh_ro_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, lh_ro_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "read-only");
+    lua_setfield(L, -2, "__metatable");              /* getmetatable/setmetatable refused */
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);                               /* stack: view */
+}
+
+/* match's arguments: the courses as a read-only view, as lh_match_many hands them. */
+static void lh_push_match_args(lua_State *L, struct lh_call *c)
+{
+    lh_push_json_args(L, c);
+    lh_view(L);
+}
+
 int lh_has_matching(const struct lh *h) { return lh_single(h, LH_KIND_MATCHING) != NULL; }
 
 /* The course in courses with this id, or NULL. */
@@ -1689,12 +1772,197 @@ int lh_match(struct lh *h, const json_t *employee, const json_t *gaps, const jso
         return 0;
     }
     struct lh_json_in in = {employee, gaps, courses, 0, 0};
-    struct lh_call c = {.f = f, .push_args = lh_push_json_args, .in = &in};
+    struct lh_call c = {.f = f, .push_args = lh_push_match_args, .in = &in};
     if (lh_run(h, &c, err))
         return -1;
     int rc = lh_proposals(&c, courses, proposals, err);
     json_decref(c.result);
     return rc;
+}
+
+/* lh_match_many's state, read by the function that runs inside the call into Lua. */
+struct lh_many {
+    struct lh *h;
+    const struct lh_file *f;
+    const json_t *courses;
+    size_t ncourses;
+    const struct lh_match_feed *feed;
+    struct lh_match_employee e;   /* the employee being asked */
+    int asking;                   /* e is being asked (a Lua error is theirs) */
+    char *err;                    /* a wrong answer's message; owned */
+};
+
+/* Pushes t[id], the string made of s the first time (a string pushed once is not hashed again
+ * for every employee). stack: ... cache -> ... cache, string | nothing pushed when s is NULL */
+static int lh_push_cached(lua_State *L, int cache, lua_Integer id, const char *s)
+{
+    if (!s)
+        return 0;
+    if (lua_rawgeti(L, cache, id) == LUA_TSTRING)
+        return 1;
+    lua_pop(L, 1);
+    lua_pushstring(L, s);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cache, id);
+    return 1;
+}
+
+#define LH_MANY_COURSES 1     /* the read-only courses */
+#define LH_MANY_BACKING 2     /* each course's backing table, where `completed` is set */
+#define LH_MANY_TEXTS 3       /* requirement texts by requirement id */
+#define LH_MANY_SYSTEMS 4     /* system names by system id */
+#define LH_MANY_CLASSES 5     /* class names by class id + 1 */
+
+static void lh_push_employee(lua_State *L, const struct lh_match_employee *e)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)e->id);
+    lua_setfield(L, -2, "id");
+    if (e->name) {
+        lua_pushstring(L, e->name);
+        lua_setfield(L, -2, "name");
+    }
+    lua_pushinteger(L, (lua_Integer)e->department_id);
+    lua_setfield(L, -2, "department_id");
+    lua_createtable(L, (int)e->nprofiles, 0);
+    for (size_t i = 0; i < e->nprofiles; i++) {
+        lua_pushinteger(L, (lua_Integer)e->profiles[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "profiles");
+}
+
+static void lh_push_gaps(lua_State *L, struct lh *h, const struct lh_match_employee *e)
+{
+    luaL_checkstack(L, 4, "lh_push_gaps");
+    lua_createtable(L, (int)e->ngaps, 0);
+    for (size_t i = 0; i < e->ngaps; i++) {
+        const struct lh_gap *g = &e->gaps[i];
+        lua_createtable(L, 0, 8);
+        lua_pushinteger(L, (lua_Integer)g->requirement_id);
+        lua_setfield(L, -2, "requirement_id");
+        lua_pushinteger(L, (lua_Integer)g->system_id);
+        lua_setfield(L, -2, "system_id");
+        if (lh_push_cached(L, LH_MANY_TEXTS, (lua_Integer)g->requirement_id, g->requirement))
+            lua_setfield(L, -2, "requirement");
+        if (lh_push_cached(L, LH_MANY_SYSTEMS, (lua_Integer)g->system_id, g->system))
+            lua_setfield(L, -2, "system");
+        lua_pushinteger(L, g->required);
+        lua_setfield(L, -2, "required");
+        lua_pushinteger(L, g->actual);
+        lua_setfield(L, -2, "actual");
+        lua_pushinteger(L, g->gap);
+        lua_setfield(L, -2, "gap");
+        if (g->class_id >= 0 && g->class_id < h->nclasses &&
+            lh_push_cached(L, LH_MANY_CLASSES, g->class_id + 1, h->classes[g->class_id]))
+            lua_setfield(L, -2, "class");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+/* Runs inside lh_pcall_with: asks match about each employee the feed gives, with the courses
+ * made once. A Lua error ends the call (m->asking says whose it was); a wrong answer ends the
+ * loop with m->err. */
+static int lh_many_run(lua_State *L)
+{
+    struct lh_many *m = lua_touserdata(L, 1);
+    struct lh *h = m->h;
+    lua_settop(L, 0);
+    lj_push_as(L, m->courses, LJ_NULL_ABSENT);       /* stack: courses */
+    lua_createtable(L, (int)m->ncourses, 0);         /* stack: courses, backing */
+    for (size_t i = 0; i < m->ncourses; i++) {
+        lua_rawgeti(L, LH_MANY_COURSES, (lua_Integer)i + 1);
+        lua_rawseti(L, LH_MANY_BACKING, (lua_Integer)i + 1);
+    }
+    lua_pushvalue(L, LH_MANY_COURSES);
+    lh_view(L);
+    lua_replace(L, LH_MANY_COURSES);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_newtable(L);                                 /* stack: courses, backing, texts, systems,
+                                                      * classes */
+    while (m->feed->next(m->feed->arg, &m->e)) {
+        for (size_t i = 0; i < m->ncourses; i++) {
+            lua_rawgeti(L, LH_MANY_BACKING, (lua_Integer)i + 1);
+            lua_pushboolean(L, m->e.completed && m->e.completed[i]);
+            lua_setfield(L, -2, "completed");
+            lua_pop(L, 1);
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, m->f->fn_ref);
+        lh_push_employee(L, &m->e);
+        lh_push_gaps(L, h, &m->e);
+        lua_pushvalue(L, LH_MANY_COURSES);
+        m->asking = 1;
+        h->returning = m->f;
+        h->return_line = 0;
+        /* the watchdog counts each employee's call from 0 */
+        lua_sethook(L, lh_hook, LUA_MASKCOUNT | LUA_MASKRET, (int)LH_INSTRUCTION_LIMIT);
+        lua_call(L, 3, 1);
+        h->returning = NULL;
+        m->asking = 0;
+        struct lh_call c = {.f = m->f, .line = h->return_line};
+        if (lj_to_json(L, -1, &c.result, &c.why))
+            c.result = NULL;
+        lua_pop(L, 1);
+        json_t *proposals = NULL;
+        if (c.why) {
+            int line = c.line ? c.line : c.f->fn_line;
+            m->err = line ? xasprintf("%s:%d: %s returned %s", c.f->path, line,
+                                      lh_kinds[c.f->kind].fn, c.why)
+                          : xasprintf("%s: %s returned %s", c.f->path, lh_kinds[c.f->kind].fn,
+                                      c.why);
+            free(c.why);
+            break;
+        }
+        int rc = lh_proposals(&c, m->courses, &proposals, &m->err);
+        json_decref(c.result);
+        if (rc)
+            break;
+        m->feed->done(m->feed->arg, &m->e, proposals);
+        json_decref(proposals);
+    }
+    return 0;
+}
+
+int lh_match_many(struct lh *h, const json_t *courses, const struct lh_match_feed *feed,
+                  int64_t *failed, char **err)
+{
+    UTIL_ASSERT(h && courses && feed && failed && err);
+    *err = NULL;
+    *failed = 0;
+    if (lh_courses_valid(courses, err))
+        return -1;
+    struct lh_many m = {.h = h, .f = lh_single(h, LH_KIND_MATCHING), .courses = courses,
+                        .ncourses = json_array_size(courses), .feed = feed};
+    if (!m.f) {
+        while (feed->next(feed->arg, &m.e))
+            ;
+        return 0;
+    }
+    char *msg;
+    /* Thousands of calls, each leaving its employee's tables behind at once: the young die
+     * young, which is what the generational collector is for. */
+    int mode = lua_gc(h->L, LUA_GCGEN, 0, 0);
+    lua_pushcfunction(h->L, lh_many_run);
+    lua_pushlightuserdata(h->L, &m);
+    int rc = lh_pcall_with(h, 1, 0, LUA_MASKCOUNT | LUA_MASKRET, &msg);
+    h->returning = NULL;
+    if (mode == LUA_GCINC)
+        lua_gc(h->L, LUA_GCINC, 0, 0, 0);
+    if (rc) {
+        /* an error in match, or (not asking) in making the courses: nobody's in particular */
+        *failed = m.asking ? m.e.id : 0;
+        *err = lh_in_file(m.f->path, msg);
+        free(msg);
+        free(m.err);
+        return -1;
+    }
+    if (m.err) {
+        *failed = m.e.id;
+        *err = m.err;
+        return -1;
+    }
+    return 0;
 }
 
 /* --- reminders.lua ---------------------------------------------------------------------- */

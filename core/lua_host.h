@@ -124,6 +124,48 @@ int lh_has_matching(const struct lh *h);
 int lh_match(struct lh *h, const json_t *employee, const json_t *gaps, const json_t *courses,
              json_t **proposals, char **err);
 
+/* The courses reach match read-only: a policy that assigns to them (or to anything in them)
+ * fails with "...: the courses are read-only ...". They are the same for every employee of a
+ * course's matches, and lh_match_many hands the same tables to each call. */
+
+/* One open gap, as match gets it in gaps. Strings borrowed; NULL gives nil. */
+struct lh_gap {
+    int64_t requirement_id, system_id;
+    const char *requirement, *system;
+    int required, actual, gap;
+    int class_id;             /* its class (lh_class_name), or LH_CLASS_NONE: nil */
+};
+
+/* One employee for lh_match_many: match's employee and gaps, and which of the courses they
+ * completed. All borrowed, until the next call of next or the end of lh_match_many. */
+struct lh_match_employee {
+    int64_t id, department_id;
+    const char *name;
+    const int64_t *profiles;
+    size_t nprofiles;
+    const struct lh_gap *gaps;
+    size_t ngaps;
+    const unsigned char *completed;   /* [i] for courses[i]; NULL: none completed */
+};
+
+/* Where lh_match_many takes its employees from and gives its answers to. next fills *e and
+ * returns 1, or returns 0 when there is nobody left; done gets the proposals (borrowed, as
+ * lh_match's) of the employee next gave last. Both run inside the call into Lua: they may not
+ * call into this struct lh. */
+struct lh_match_feed {
+    int (*next)(void *arg, struct lh_match_employee *e);
+    void (*done)(void *arg, const struct lh_match_employee *e, const json_t *proposals);
+    void *arg;
+};
+
+/* lh_match for many employees with the same courses, in one call into Lua: match is called for
+ * each as lh_match would call it, with the watchdog armed per employee, and its answer checked
+ * the same way. 0 when every employee was answered. -1 and *err (owned, the message lh_match
+ * would give) at the first that failed, whose id goes into *failed; nobody after them is asked.
+ * Without matching.lua, every employee is taken from next and none given to done. */
+int lh_match_many(struct lh *h, const json_t *courses, const struct lh_match_feed *feed,
+                  int64_t *failed, char **err);
+
 /* --- reminders.lua: who is reminded of what ----------------------------------------------- */
 
 /* Whether reminders.lua was loaded; without it nothing is ever due. */
