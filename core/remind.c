@@ -221,7 +221,7 @@ static int load_approvals(struct app *a, struct run *r, int64_t now)
     return 0;
 }
 
-static void checkpoints_off_loop(struct app *a, int on, int *pages);
+static int checkpoints_off_loop(struct app *a, int on, int *pages);
 
 /* CPU time of this thread, in microseconds: a step that took long on the clock but not on the
  * CPU waited for a core or the disk. */
@@ -245,8 +245,7 @@ static void *remind_start(struct app *a, const struct sched_run *run, char **err
         r->exhausted = 1;
         return r;
     }
-    checkpoints_off_loop(a, 1, &r->autocheckpoint);
-    r->checkpoints_off = 1;
+    r->checkpoints_off = checkpoints_off_loop(a, 1, &r->autocheckpoint);
     r->start_us = util_monotonic_us() - t0;
     return r;
 }
@@ -570,8 +569,9 @@ static int remind_one(struct app *a, struct run *r, const struct emp *e)
  * and take it 10-60 ms with its fsyncs. While a run goes on, the loop's connection does not
  * checkpoint; a commit that leaves the WAL at CHECKPOINT_PAGES or more has a PASSIVE checkpoint
  * made on a worker thread, with a connection of its own, which neither waits for the loop nor
- * makes it wait. At the end the automatic checkpoint is as it was. Loop thread only (but for the
- * work function). */
+ * makes it wait. At the end the automatic checkpoint is as it was. When the connection makes no
+ * automatic checkpoints (a server-wide hook makes them off the loop already) the run leaves it
+ * alone. Loop thread only (but for the work function). */
 
 #define CHECKPOINT_PAGES 1000
 
@@ -621,19 +621,23 @@ static int on_wal_commit(void *arg, sqlite3 *h, const char *name, int pages)
 }
 
 /* While a run writes: 1 takes the checkpoints off the loop, 0 gives them back (*pages, the
- * automatic checkpoint's setting before, is kept for that). */
-static void checkpoints_off_loop(struct app *a, int on, int *pages)
+ * automatic checkpoint's setting before, is kept for that). 1 answers 0 and changes nothing
+ * when the connection makes no automatic checkpoints (they are off, or someone else's hook
+ * makes them: wal_autocheckpoint then reads 0). */
+static int checkpoints_off_loop(struct app *a, int on, int *pages)
 {
     sqlite3 *h = db_handle(a->db);
-    if (on) {
-        sqlite3_stmt *st = db_stmt(a->db, "PRAGMA wal_autocheckpoint");
-        *pages = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : CHECKPOINT_PAGES;
-        sqlite3_reset(st);
-        if (a->loop)
-            sqlite3_wal_hook(h, on_wal_commit, a);
-    } else {
+    if (!on) {
         sqlite3_wal_autocheckpoint(h, *pages);
+        return 0;
     }
+    sqlite3_stmt *st = db_stmt(a->db, "PRAGMA wal_autocheckpoint");
+    *pages = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (*pages <= 0 || !a->loop)
+        return 0;
+    sqlite3_wal_hook(h, on_wal_commit, a);
+    return 1;
 }
 
 /* --- the job ---------------------------------------------------------------------------------- */
@@ -676,7 +680,8 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
     /* The budget covers the commit too, so the work stops early by what commits took lately;
      * at least half the budget is work. */
     int64_t work_us = budget_us - (r->commit_us < budget_us / 2 ? r->commit_us : budget_us / 2);
-    while (util_monotonic_us() - t0 < work_us) {
+    /* at least one employee per step, however small the budget: the run always moves on */
+    for (int first = 1; first || util_monotonic_us() - t0 < work_us; first = 0) {
         if (r->next == r->nchunk) {
             int64_t l0 = util_monotonic_us();
             if (load_chunk(a, r)) {
