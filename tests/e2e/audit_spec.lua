@@ -34,10 +34,10 @@ describe("the audit trail", function()
   setup(function()
     srv = H.start()
     dept = srv:department("Helse og omsorg")
+    local adviser, _
     emp, _, emp_login = srv:employee({ department_id = dept, name = "Kari Nordmann" })
-    local adviser
     adviser, _, adviser_login = srv:employee({ department_id = dept, name = "Rita Rådgiver",
-                                                      roles = { "employee", "adviser" } })
+                                               roles = { "employee", "adviser" } })
     adviser_token = srv:login(adviser_login)
     emp_token = srv:login(emp_login)
     assert(adviser)
@@ -326,8 +326,9 @@ describe("the audit trail", function()
       assert.truthy(html:find("text: Registrere besøk → Registrere et besøk", 1, true))
       assert.truthy(html:find("Rita Rådgiver", 1, true))
       assert.truthy(html:find('href="/admin/audit?actor_id=', 1, true))
-      -- the password as set or changed, never its value; roles by name
+      -- the password as set or changed, never its value
       status, html = P.page(srv, cookie, "GET", "/admin/audit?entity=employee&entity_id=" .. emp)
+      assert.equal(200, status)
       assert.truthy(html:find("password: satt → endret", 1, true))
       -- a login by the system's words, a failed one without an actor
       status, html = P.page(srv, cookie, "GET", "/admin/audit?entity=login&lang=en")
