@@ -66,6 +66,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/admin/outbox", api_outbox_list, ADMIN},
     {"GET", "/api/v1/admin/audit", api_audit_list, ADMIN},
     {"POST", "/api/v1/admin/import", api_import, ADMIN},   /* a CSV body (api_import.c) */
+    {"GET", "/api/v1/admin/export", api_export, ADVISER},  /* streamed (api_export.c) */
     {"GET", "/api/v1/admin/jobs", api_jobs_list, ADMIN},
     {"POST", "/api/v1/admin/jobs/{name}/run", api_job_run, ADMIN},
     {"GET", "/api/v1/admin/jobs/runs/{id}", api_job_run_get, ADMIN},

@@ -101,6 +101,7 @@ void api_rules_preview(struct api_req *r);
 void api_outbox_list(struct api_req *r);
 void api_audit_list(struct api_req *r);
 void api_import(struct api_req *r);
+void api_export(struct api_req *r);
 void api_jobs_list(struct api_req *r);
 void api_job_run(struct api_req *r);
 void api_job_run_get(struct api_req *r);

@@ -12,6 +12,7 @@
 #include "backup.h"
 #include "db.h"
 #include "demo.h"
+#include "export.h"
 #include "hrimport.h"
 #include "lua_host.h"
 #include "mail.h"
@@ -39,6 +40,7 @@ static const char usage_main[] =
     "  check-rules  check a rules folder, run its examples, exit non-zero on a problem\n"
     "  rules-eval   call one policy with JSON arguments, as the server would\n"
     "  import       import departments and employees from the HR system's CSV files\n"
+    "  export       write employees, assessments, gaps and roll-ups as JSON or CSV\n"
     "  backup       copy the database, while a server uses it, into a checked file\n"
     "  restore      put a copy made by backup in place as the database\n"
     "\n"
@@ -274,6 +276,16 @@ static int cmd_check_rules(int argc, char **argv)
     }
     free(fallback);
     return rc ? 1 : 0;
+}
+
+/* --- export ------------------------------------------------------------------------------ */
+
+static int cmd_export(int argc, char **argv)
+{
+    char *rules = default_rules();
+    int rc = export_main(argc, argv, rules);
+    free(rules);
+    return rc;
 }
 
 /* --- serve ------------------------------------------------------------------------------- */
@@ -582,6 +594,7 @@ int main(int argc, char **argv)
                 {"check-rules", usage_check, cmd_check_rules},
                 {"rules-eval", rules_eval_usage, rules_eval_main},
                 {"import", hrimport_usage, hrimport_main},
+                {"export", export_usage, cmd_export},
                 {"backup", backup_usage, backup_main},
                 {"restore", restore_usage, restore_main}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
