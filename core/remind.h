@@ -12,8 +12,8 @@
  * The facts are read in bulk, REMIND_CHUNK employees at a time (a few queries per chunk, never
  * per employee); the departments, managers and pending approvals once at the start. A step works
  * for about its budget, commits without waiting for the fsync (the mail worker's next claim
- * syncs it before any mail leaves), and while a run goes on the WAL's checkpoints are made on a
- * worker thread instead of in a commit on the loop. A policy error (or a template the policy names that does not
+ * syncs it before any mail leaves); the WAL's checkpoints are made off the loop (checkpoint.h).
+ * A policy error (or a template the policy names that does not
  * exist) for one employee is logged on stderr with the employee's id and counted, and the run
  * goes on. The summary is {employees (active employees gone through), reminders (mails queued),
  * to_managers (of which to a manager), errors, skipped (reminded in this slot before)}, plus
