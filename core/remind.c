@@ -58,11 +58,9 @@ struct run {
     int exhausted;
     int64_t commit_us;             /* what a commit takes, recently: the step works for less */
     int loaded;                    /* 0, 1 the tree, 2 and the approvals: the chunks can come */
-    int checkpoints_off;           /* checkpoints_off_loop is on: give them back at the end */
     /* where the time of the longest steps goes, for the summary (the bench reads them); start_us
      * is the longest of the start and the two steps that read the tree and the approvals */
     int64_t start_us, longest_load_us, longest_commit_us, longest_step_cpu_us;
-    int autocheckpoint;            /* the connection's wal_autocheckpoint before the run */
     /* what the run did */
     int64_t employees, reminders, to_managers, errors, skipped;
     char *first_error;
@@ -221,8 +219,6 @@ static int load_approvals(struct app *a, struct run *r, int64_t now)
     return 0;
 }
 
-static int checkpoints_off_loop(struct app *a, int on, int *pages);
-
 /* CPU time of this thread, in microseconds: a step that took long on the clock but not on the
  * CPU waited for a core or the disk. */
 static int64_t thread_cpu_us(void)
@@ -245,7 +241,6 @@ static void *remind_start(struct app *a, const struct sched_run *run, char **err
         r->exhausted = 1;
         return r;
     }
-    r->checkpoints_off = checkpoints_off_loop(a, 1, &r->autocheckpoint);
     r->start_us = util_monotonic_us() - t0;
     return r;
 }
@@ -562,84 +557,6 @@ static int remind_one(struct app *a, struct run *r, const struct emp *e)
     return rc;
 }
 
-/* --- the WAL's checkpoints, off the loop while a run writes ------------------------------------ */
-
-/* A run writes tens of megabytes (50,000 mails), and SQLite's automatic checkpoint, which copies
- * the WAL into the database file every 1000 pages, would run in the commit of a step on the loop
- * and take it 10-60 ms with its fsyncs. While a run goes on, the loop's connection does not
- * checkpoint; a commit that leaves the WAL at CHECKPOINT_PAGES or more has a PASSIVE checkpoint
- * made on a worker thread, with a connection of its own, which neither waits for the loop nor
- * makes it wait. At the end the automatic checkpoint is as it was. When the connection makes no
- * automatic checkpoints (a server-wide hook makes them off the loop already) the run leaves it
- * alone. Loop thread only (but for the work function). */
-
-#define CHECKPOINT_PAGES 1000
-
-static int checkpointing;          /* a checkpoint is on its way (loop thread) */
-
-struct checkpoint {
-    char *path;
-};
-
-static void checkpoint_work(void *arg)
-{
-    struct checkpoint *c = arg;
-    sqlite3 *h = NULL;
-    int rc = sqlite3_open_v2(c->path, &h, SQLITE_OPEN_READWRITE, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(h, 1000);
-        rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    }
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "evne: reminders: a checkpoint of %s failed: %s\n", c->path,
-                h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
-    sqlite3_close(h);
-}
-
-static void checkpoint_done(void *arg, int status)
-{
-    (void)status;
-    struct checkpoint *c = arg;
-    free(c->path);
-    free(c);
-    checkpointing = 0;
-}
-
-static int on_wal_commit(void *arg, sqlite3 *h, const char *name, int pages)
-{
-    struct app *a = arg;
-    if (pages >= CHECKPOINT_PAGES && !checkpointing && a->loop) {
-        const char *path = sqlite3_db_filename(h, name);
-        if (path && *path) {
-            struct checkpoint *c = xcalloc(1, sizeof *c);
-            c->path = xstrdup(path);
-            checkpointing = 1;
-            app_defer(a, checkpoint_work, checkpoint_done, c);
-        }
-    }
-    return SQLITE_OK;
-}
-
-/* While a run writes: 1 takes the checkpoints off the loop, 0 gives them back (*pages, the
- * automatic checkpoint's setting before, is kept for that). 1 answers 0 and changes nothing
- * when the connection makes no automatic checkpoints (they are off, or someone else's hook
- * makes them: wal_autocheckpoint then reads 0). */
-static int checkpoints_off_loop(struct app *a, int on, int *pages)
-{
-    sqlite3 *h = db_handle(a->db);
-    if (!on) {
-        sqlite3_wal_autocheckpoint(h, *pages);
-        return 0;
-    }
-    sqlite3_stmt *st = db_stmt(a->db, "PRAGMA wal_autocheckpoint");
-    *pages = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_reset(st);
-    if (*pages <= 0 || !a->loop)
-        return 0;
-    sqlite3_wal_hook(h, on_wal_commit, a);
-    return 1;
-}
-
 /* --- the job ---------------------------------------------------------------------------------- */
 
 static int remind_step(struct app *a, void *state, const struct sched_run *run, int64_t budget_us,
@@ -730,9 +647,8 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
 
 static json_t *remind_finish(struct app *a, void *state)
 {
+    (void)a;
     struct run *r = state;
-    if (r->checkpoints_off)
-        checkpoints_off_loop(a, 0, &r->autocheckpoint);
     json_t *summary = json_pack("{s:I, s:I, s:I, s:I, s:I}", "employees", (json_int_t)r->employees,
                                 "reminders", (json_int_t)r->reminders, "to_managers",
                                 (json_int_t)r->to_managers, "errors", (json_int_t)r->errors,
