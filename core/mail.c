@@ -571,7 +571,7 @@ struct mail_worker {
     uv_work_t work;
     struct app *app;
     /* the settings, owned */
-    char *url, *from, *envelope_from, *user, *password;
+    char *url, *from, *envelope_from, *user, *password, *ca_file;
     enum mail_tls tls;
     int retry_base;
     /* the claimed batch; rows[next] is the one being sent */
@@ -678,6 +678,8 @@ static void send_job(struct mail_worker *w)
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)TRANSFER_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_USE_SSL,
                      w->tls == MAIL_TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+    if (w->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, w->ca_file);
     if (w->user) {
         curl_easy_setopt(c, CURLOPT_USERNAME, w->user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, w->password);
@@ -878,6 +880,7 @@ static void worker_free(struct mail_worker *w)
     free(w->from);
     free(w->envelope_from);
     free(w->user);
+    free(w->ca_file);
     if (w->password) {
         memset(w->password, 0, strlen(w->password));
         free(w->password);
@@ -980,6 +983,7 @@ int mail_start(struct app *a, const struct mail_config *cfg, char **err)
     w->from = xstrdup(cfg->from);
     w->envelope_from = xasprintf("<%s>", cfg->from);
     w->user = cfg->user ? xstrdup(cfg->user) : NULL;
+    w->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
     w->password = cfg->user ? xstrdup(cfg->password ? cfg->password : "") : NULL;
     w->tls = cfg->tls;
     w->retry_base = cfg->retry_seconds > 0 ? cfg->retry_seconds : 30;
@@ -988,8 +992,9 @@ int mail_start(struct app *a, const struct mail_config *cfg, char **err)
     w->timer.data = w;
     a->mail = w;
     uv_timer_start(&w->timer, on_tick, 0, MAIL_TICK_MS);
-    fprintf(stderr, "evne: mail: delivering through %s%s as %s\n", w->url,
-            cfg->tls == MAIL_TLS_STARTTLS ? " (STARTTLS)" : "", cfg->from);
+    fprintf(stderr, "evne: mail: delivering through %s%s as %s%s%s\n", w->url,
+            cfg->tls == MAIL_TLS_STARTTLS ? " (STARTTLS)" : "", cfg->from,
+            w->ca_file ? ", trusting the certificates in " : "", w->ca_file ? w->ca_file : "");
     return 0;
 }
 

@@ -75,6 +75,7 @@ struct mail_config {
     const char *user;             /* NULL: no login */
     const char *password;         /* with user */
     const char *from;             /* the envelope sender and the From: header */
+    const char *ca_file;          /* PEM certificates to trust instead of the system's, or NULL */
     int retry_seconds;            /* the first backoff (30 s); the later ones grow from it */
 };
 

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "backup.h"
 #include "checkpoint.h"
+#include "checkpoint.h"
 #include "db.h"
 #include "demo.h"
 #include "export.h"
@@ -58,8 +59,8 @@ static const char usage_serve[] =
     "                  [--request-timeout SECONDS] [--idle-timeout SECONDS]\n"
     "                  [--max-connections N] [--clock UNIX_TIME] [--secure-cookies]\n"
     "                  [--smtp-host HOST [--smtp-port N] [--smtp-tls none|starttls|tls]\n"
-    "                   [--smtp-user USER --smtp-password-file FILE] --mail-from ADDRESS\n"
-    "                   [--mail-retry-seconds 30]] [--schedule FILE]\n"
+    "                   [--smtp-user USER --smtp-password-file FILE] [--smtp-ca-file FILE]\n"
+    "                   --mail-from ADDRESS [--mail-retry-seconds 30]] [--schedule FILE]\n"
     "                  [--backup-dir DIR [--backup-keep 7]]\n"
     "\n"
     "Serves the web pages, the JSON API (/api/v1) and /healthz. The rules folder defaults to\n"
@@ -73,6 +74,8 @@ static const char usage_serve[] =
     "SMTP to --smtp-host, from --mail-from; without --smtp-host it stays in the outbox.\n"
     "--smtp-tls is starttls by default (port 587); tls is TLS from the start (port 465), none\n"
     "is plain SMTP (port 25, for a relay nearby). The password is the first line of the file.\n"
+    "The server's certificate is checked against the system's CA certificates, or against those\n"
+    "in --smtp-ca-file (PEM) instead.\n"
     "A failed attempt is retried after --mail-retry-seconds, then 4, 20 and 120 times that,\n"
     "at most 10 times; a 5xx answer fails the mail at once (GET /api/v1/admin/outbox).\n"
     "\n"
@@ -414,6 +417,8 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     }
     /* Checkpoints of the WAL on a worker thread, not in a commit on the loop. */
     checkpoint_start(app);
+    /* Checkpoints of the WAL on a worker thread, not in a commit on the loop. */
+    checkpoint_start(app);
     /* The jobs the schedule can name (sched_add), then the schedule. */
     sched_add(app, &trend_job);
     sched_add(app, &remind_job);
@@ -457,6 +462,7 @@ static int cmd_serve(int argc, char **argv)
                                          {"smtp-tls", required_argument, 0, 'T'},
                                          {"smtp-user", required_argument, 0, 'U'},
                                          {"smtp-password-file", required_argument, 0, 'W'},
+                                         {"smtp-ca-file", required_argument, 0, 'C'},
                                          {"mail-from", required_argument, 0, 'F'},
                                          {"mail-retry-seconds", required_argument, 0, 'R'},
                                          {"schedule", required_argument, 0, 'J'},
@@ -492,6 +498,7 @@ static int cmd_serve(int argc, char **argv)
         case 'S': mail.host = optarg; break;
         case 'U': mail.user = optarg; smtp_flags = 1; break;
         case 'W': password_file = optarg; smtp_flags = 1; break;
+        case 'C': mail.ca_file = optarg; smtp_flags = 1; break;
         case 'F': mail.from = optarg; smtp_flags = 1; break;
         case 'T':
             if (mail_tls_parse(optarg, &mail.tls))
@@ -550,6 +557,12 @@ static int cmd_serve(int argc, char **argv)
                          mail.from ? mail.from : "");
     if (!mail.user != !password_file)
         return bad_usage(usage_serve, "%s", "--smtp-user and --smtp-password-file go together");
+    if (mail.ca_file && mail.tls == MAIL_TLS_NONE)
+        return bad_usage(usage_serve, "%s", "--smtp-ca-file needs --smtp-tls starttls or tls");
+    if (mail.ca_file && access(mail.ca_file, R_OK) != 0) {
+        fprintf(stderr, "evne: cannot read the CA certificates in %s\n", mail.ca_file);
+        return 1;
+    }
     char password[1024] = "";
     if (password_file) {
         FILE *f = fopen(password_file, "r");

@@ -6,7 +6,7 @@ set -eu
 build="make gcc pkg-config libuv1-dev liblua5.4-dev libsqlite3-dev node-llhttp libjansson-dev
 libsodium-dev libcurl4-openssl-dev libcsv-dev"
 test="$build libcmocka-dev lua5.1 lua-busted lua-socket lua-dkjson lua-check clang sqlite3
-python3-aiosmtpd chromium curl"
+python3-aiosmtpd openssl chromium curl"
 bench="$test wrk nginx-light"
 
 case "${1:-test}" in

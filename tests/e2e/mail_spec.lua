@@ -43,6 +43,9 @@ local function smtp_start(port, dir, opts)
   local args = { q(SMTP), "serve", "--port", port, "--dir", q(dir .. "/mail"), "--ready", q(ready) }
   if opts.reject then args[#args + 1] = "--reject " .. q(opts.reject) end
   if opts.stall then args[#args + 1] = "--stall" end
+  if opts.starttls then
+    args[#args + 1] = ("--starttls %s %s"):format(q(opts.starttls.cert), q(opts.starttls.key))
+  end
   local f = assert(io.popen(("%s %s >>%s 2>&1 </dev/null & echo $!"):format(
     PY, table.concat(args, " "), q(log))))
   local pid = tonumber(f:read("*l"))
@@ -236,7 +239,8 @@ describe("mail", function()
     assert.equal("1.0", m.headers["mime-version"])
     assert.truthy(m.headers.date:match("^%a%a%a, %d%d %a%a%a %d%d%d%d %d%d:%d%d:%d%d %+0000$"),
       m.headers.date)
-    assert.same({ mail_from = FROM, rcpt_tos = { "kari@asker.kommune.no" } }, m.envelope)
+    assert.same({ mail_from = FROM, rcpt_tos = { "kari@asker.kommune.no" }, tls = false },
+      m.envelope)
     assert.equal("multipart/mixed", m.content_type)
     assert.same({}, m.defects)
     assert.equal(2, #m.parts)
@@ -443,5 +447,127 @@ describe("mail", function()
     assert.equal(0, out.counts.sending)
     assert.equal(1, out.counts.failed)
     assert.equal(#received(dir), out.counts.sent)
+  end)
+end)
+
+-- --- STARTTLS --------------------------------------------------------------------------------
+
+-- A self-signed certificate for 127.0.0.1, made now with the openssl command: {cert, key}.
+local function make_certificate(dir, name)
+  local cert, key = ("%s/%s.pem"):format(dir, name), ("%s/%s.key"):format(dir, name)
+  local out, rc = H.run(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+    .. "-nodes -days 2 -subj '/CN=evne test SMTP %s' "
+    .. "-addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' -keyout %s -out %s 2>&1")
+    :format(name, q(key), q(cert)))
+  assert(rc == 0, "openssl: " .. out)
+  return { cert = cert, key = key }
+end
+
+describe("mail over STARTTLS", function()
+  local dir, port, smtp, trusted, other
+  local servers = {}
+
+  -- evne delivering to the SMTP server with STARTTLS, trusting the certificates in ca_file
+  -- (the system's when nil).
+  local function evne(ca_file)
+    local args = { "--smtp-host", "127.0.0.1", "--smtp-port", tostring(port), "--smtp-tls",
+                   "starttls", "--mail-from", FROM, "--mail-retry-seconds", "1" }
+    if ca_file then
+      args[#args + 1] = "--smtp-ca-file"
+      args[#args + 1] = ca_file
+    end
+    local srv = H.start({ args = args })
+    servers[#servers + 1] = srv
+    return srv
+  end
+
+  -- The mail is not sent: it waits, tried and refused, with the reason in the outbox.
+  local function refused(srv, to, why)
+    local id = queue(srv.db, { to = to, subject = "Påminnelse: kurs i morgen" })
+    local r = wait_row(srv.db, id, "tried", function(x) return x.attempts >= 1 end)
+    assert.equal("pending", r.state)
+    assert.truthy(r.last_error:find(why, 1, true), r.last_error)
+    local out = srv:expect(200, "GET", "/admin/outbox?state=pending")
+    local item
+    for _, it in ipairs(out.items) do if it.id == id then item = it end end
+    assert.truthy(item, "the mail in GET /admin/outbox?state=pending")
+    assert.equal(r.last_error, item.last_error)
+    assert.equal(0, out.counts.sent)
+    sleep(1.5) -- a retry has come and gone by now
+    for _, file in ipairs(received(dir)) do
+      assert.are_not.equal(to, parse(file).headers.to, "it arrived: " .. file)
+    end
+    return r
+  end
+
+  setup(function()
+    local f = assert(io.popen("mktemp -d /tmp/evne-tls.XXXXXX"))
+    dir = f:read("*l")
+    f:close()
+    trusted = make_certificate(dir, "smtp")
+    other = make_certificate(dir, "other")
+    port = H.free_port()
+    smtp = smtp_start(port, dir, { starttls = trusted })
+  end)
+
+  teardown(function()
+    for _, srv in ipairs(servers) do srv:cleanup() end
+    smtp_stop(smtp)
+    if dir and not os.getenv("EVNE_E2E_KEEP") then os.execute("rm -rf " .. q(dir)) end
+  end)
+
+  it("delivers through STARTTLS to a server whose certificate it is told to trust", function()
+    local srv = evne(trusted.cert)
+    assert.truthy(H.read_file(srv.log):find("(STARTTLS) as " .. FROM .. ", trusting the "
+      .. "certificates in " .. trusted.cert, 1, true))
+    local id = queue(srv.db, { kind = "invitation", to = "kari@asker.kommune.no",
+                               subject = SUBJECT, body = BODY, ics = ICS })
+    local m = wait_arrived(dir, id)[1]
+    assert.is_true(m.envelope.tls) -- upgraded before a word of the mail went out
+    assert.same({ "kari@asker.kommune.no" }, m.envelope.rcpt_tos)
+    assert.equal(SUBJECT, m.headers.subject)
+    assert.equal(ICS, m.parts[2].text)
+    local r = wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
+    assert.equal(1, r.attempts)
+    srv:stop()
+  end)
+
+  it("sends nothing to a server whose certificate it does not trust, and says why", function()
+    -- another self-signed certificate as the only one trusted
+    local srv = evne(other.cert)
+    local r = refused(srv, "per@asker.kommune.no", "certificate")
+    assert.truthy(r.last_error:lower():find("self%-signed") or r.last_error:find("verify"),
+      r.last_error)
+    srv:stop()
+    -- the system's certificates, as a server runs by default
+    srv = evne(nil)
+    refused(srv, "liv@asker.kommune.no", "certificate")
+    srv:stop()
+  end)
+
+  it("sends nothing in the clear to a server that offers no STARTTLS", function()
+    local plain_port = H.free_port()
+    local plain = smtp_start(plain_port, dir)
+    local srv = H.start({ args = { "--smtp-host", "127.0.0.1", "--smtp-port",
+      tostring(plain_port), "--smtp-tls", "starttls", "--smtp-ca-file", trusted.cert,
+      "--mail-from", FROM, "--mail-retry-seconds", "1" } })
+    servers[#servers + 1] = srv
+    local ok, err = pcall(refused, srv, "ola@asker.kommune.no", "STARTTLS")
+    smtp_stop(plain)
+    assert(ok, err)
+    srv:stop()
+  end)
+
+  it("refuses a CA file without TLS, and one it cannot read", function()
+    local srv = servers[1]
+    local out, rc = H.run(("%s serve --db %s --port 0 --smtp-host 127.0.0.1 --smtp-tls none "
+      .. "--smtp-ca-file %s --mail-from %s 2>&1"):format(q(H.BIN), q(srv.db), q(trusted.cert), FROM))
+    assert.equal(2, rc)
+    assert.truthy(out:find("--smtp-ca-file needs --smtp-tls starttls or tls", 1, true), out)
+    out, rc = H.run(("%s serve --db %s --port 0 --smtp-host 127.0.0.1 --smtp-ca-file %s "
+      .. "--mail-from %s 2>&1"):format(q(H.BIN), q(srv.db), q(dir .. "/missing.pem"), FROM))
+    assert.equal(1, rc)
+    assert.truthy(out:find("cannot read the CA certificates in " .. dir .. "/missing.pem", 1,
+      true), out)
   end)
 end)

@@ -2,10 +2,13 @@
 """A real SMTP server for evne's e2e tests (Debian's python3-aiosmtpd), and a message parser.
 
   smtp_server.py serve --port P --dir DIR [--reject "550 5.1.1 No such user"] [--reject-at rcpt|data]
-                       [--stall] [--ready FILE]
+                       [--stall] [--starttls CERT KEY] [--ready FILE]
       Listens on 127.0.0.1:P. Each message it accepts is written to DIR as NNNN-<ns>.eml (the
       raw bytes as received, CRLF and all) beside NNNN-<ns>.json (the envelope: mail_from,
-      rcpt_tos); the .eml appears by rename, so a reader never sees half of one. --reject
+      rcpt_tos, and tls: whether the session had been upgraded with STARTTLS); the .eml appears
+      by rename, so a reader never sees half of one. --starttls offers STARTTLS with the PEM
+      certificate CERT and its key KEY, and requires it: before it every command but EHLO, NOOP,
+      QUIT and STARTTLS is answered "530 Must issue a STARTTLS command first". --reject
       answers every RCPT (or DATA) with that reply instead. --stall accepts connections and never
       says a word (a server that hangs). FILE gets the pid once the server listens. SIGTERM or
       SIGKILL takes it down; start it again on the same port to bring it back.
@@ -65,7 +68,8 @@ class Handler:
             name = "%04d-%d" % (self.seq, time.time_ns())
         base = os.path.join(self.folder, name)
         with open(base + ".json", "w") as f:
-            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
+                       "tls": session.ssl is not None}, f)
         with open(base + ".tmp", "wb") as f:
             f.write(envelope.original_content)
         os.rename(base + ".tmp", base + ".eml")
@@ -92,8 +96,14 @@ def serve(args):
         return
     from aiosmtpd.controller import Controller
     handler = Handler(args.dir, args.reject, args.reject_at)
+    tls = {}
+    if args.starttls:
+        import ssl
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.starttls[0], args.starttls[1])
+        tls = {"tls_context": context, "require_starttls": True}
     controller = Controller(handler, hostname="127.0.0.1", port=args.port,
-                            decode_data=False, ready_timeout=5)
+                            decode_data=False, ready_timeout=5, **tls)
     controller.start()
     write_ready(args.ready)
     try:
@@ -148,6 +158,7 @@ def main():
     s.add_argument("--reject")
     s.add_argument("--reject-at", choices=["rcpt", "data"], default="rcpt")
     s.add_argument("--stall", action="store_true")
+    s.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     s.add_argument("--ready")
     q = sub.add_parser("parse")
     q.add_argument("file")
