@@ -11,7 +11,6 @@
 #include "auth.h"
 #include "backup.h"
 #include "checkpoint.h"
-#include "checkpoint.h"
 #include "db.h"
 #include "demo.h"
 #include "export.h"
@@ -415,8 +414,6 @@ static int serve(const char *path, const char *rules, const char *web, const cha
         free(err);
         err = NULL;
     }
-    /* Checkpoints of the WAL on a worker thread, not in a commit on the loop. */
-    checkpoint_start(app);
     /* Checkpoints of the WAL on a worker thread, not in a commit on the loop. */
     checkpoint_start(app);
     /* The jobs the schedule can name (sched_add), then the schedule. */
