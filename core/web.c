@@ -286,6 +286,7 @@ static json_t *nav_for(const struct api_req *r)
     json_array_append_new(nav, nav_item("/me/assessment", "nav.assessment", path));
     json_array_append_new(nav, nav_item("/me/courses", "nav.my_courses", path));
     json_array_append_new(nav, nav_item("/me/cv", "nav.cv", path));
+    json_array_append_new(nav, nav_item("/reports/monthly", "nav.monthly", path));
     if (api_is(r, ROLE_MANAGER | ROLE_ADMIN) && r->who.nmanaged) {
         json_array_append_new(nav, nav_item("/team", "nav.team", path));
         json_array_append_new(nav, nav_item("/team/gaps", "nav.team_gaps", path));

@@ -95,6 +95,7 @@ return {
   ["search.bad_system"] = "There is no such system, or it is archived.",
   ["search.choose"] = "Choose a requirement or a system.",
   -- the monthly reports on demand (page_reports.c: /reports/monthly)
+  ["nav.monthly"] = "Monthly reports",
   ["monthly.title"] = "Monthly reports",
   ["monthly.heading"] = "Monthly reports",
   ["monthly.intro"] = "The reports mailed on the first working day of each month. Here you can see them whenever you like, for the month you choose.",

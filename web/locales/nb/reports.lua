@@ -95,6 +95,7 @@ return {
   ["search.bad_system"] = "Systemet finnes ikke, eller er arkivert.",
   ["search.choose"] = "Velg et krav eller et system.",
   -- the monthly reports on demand (page_reports.c: /reports/monthly)
+  ["nav.monthly"] = "Månedsrapporter",
   ["monthly.title"] = "Månedsrapporter",
   ["monthly.heading"] = "Månedsrapporter",
   ["monthly.intro"] = "Rapportene som sendes på e-post den første arbeidsdagen i måneden. Her kan du se dem når du vil, for den måneden du velger.",
