@@ -94,13 +94,16 @@ check:
 
 # --- fuzzing (clang's libFuzzer) -----------------------------------------------------------
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+# Two harnesses share FUZZ_SECONDS: the request path, then the HR import's parser and checks.
+FUZZ_HALF = $$(( $(FUZZ_SECONDS) > 1 ? $(FUZZ_SECONDS) / 2 : 1 ))
 fuzz:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" build/fuzz/fuzz_request
-	@mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build/fuzz/corpus tests/fuzz/corpus
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" build/fuzz/fuzz_request build/fuzz/fuzz_import
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_import
+	build/fuzz/fuzz_request -max_total_time=$(FUZZ_HALF) -rss_limit_mb=2048 build/fuzz/corpus tests/fuzz/corpus
+	build/fuzz/fuzz_import -max_total_time=$(FUZZ_HALF) -rss_limit_mb=2048 build/fuzz/corpus_import tests/fuzz/corpus_import
 
-build/fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(CORE_OBJ) $(LLHTTP_OBJ)
+build/fuzz/fuzz_request build/fuzz/fuzz_import: build/fuzz/%: tests/fuzz/%.c $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # --- benchmarks ----------------------------------------------------------------------------

@@ -668,7 +668,8 @@ static void data_row(struct parse *p)
     if (empty)
         return;     /* Excel writes a row of nothing but separators for an empty line */
     f->rows++;
-    int bad = 0;
+    /* a header without a required column has said so once; its rows cannot be used */
+    int bad = f->unusable;
     if (p->nfields != f->nheader) {
         int extra_empty = p->nfields > f->nheader;
         for (size_t i = f->nheader; i < p->nfields && extra_empty; i++)
@@ -677,8 +678,9 @@ static void data_row(struct parse *p)
             char got[24], want[24];
             snprintf(got, sizeof got, "%zu", p->nfields);
             snprintf(want, sizeof want, "%zu", f->nheader);
-            problem(im, p->file, p->row_line, -1, "field_count",
-                    "the line has %s fields; the header has %s", got, want, NULL);
+            if (!bad)
+                problem(im, p->file, p->row_line, -1, "field_count",
+                        "the line has %s fields; the header has %s", got, want, NULL);
             bad = 1;
         }
     }
@@ -1262,7 +1264,7 @@ static void diff_employees(struct hrimport *im)
 {
     for (size_t i = 0; i < im->nerows; i++) {
         struct erow *r = &im->erows[i];
-        if (r->bad || r->cur == NONE)
+        if (r->bad || r->cur == NONE || r->dept_node == NONE)
             continue;
         const struct cur_emp *e = &im->emps[r->cur];
         if (!same(e->name, r->v[E_NAME]))
@@ -1306,9 +1308,11 @@ static void check_admin_left(struct hrimport *im)
         const struct cur_emp *e = &im->emps[i];
         if (!e->has_login)
             continue;
-        if (e->row == NONE) {
+        if (e->row == NONE || im->erows[e->row].bad) {
+            /* the file leaves them as they are (or its line about them is refused anyway), or
+             * they are kept as an admin */
             if (!e->archived && (e->roles & ROLE_ADMIN))
-                return;     /* the file leaves them as they are, or kept as an admin */
+                return;
             continue;
         }
         const struct erow *r = &im->erows[e->row];

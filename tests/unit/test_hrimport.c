@@ -313,6 +313,15 @@ static void test_file_level_problems(void **state)
     assert_int_equal(summary(rep, "problems"), 2);     /* epost and avdelingskode */
     assert_int_equal(summary(rep, "employees_deactivated"), 0);
     json_decref(rep);
+    /* rows under a header without a required column are not used (the fuzzer's first find: an
+     * employee of an existing number without a department column was diffed anyway) */
+    const char *nodept[] = {"x.csv", "ansattnr\tnavn\tepost\tav\x98" "eling\nadmin\tKari\tk@k.no\tHO\n",
+                            NULL};
+    rep = run(t, 0, 0, &rc, nodept);
+    assert_problem(rep, "missing_column", 1, NULL);
+    assert_int_equal(summary(rep, "problems"), 1);
+    assert_int_equal(summary(rep, "changes"), 0);
+    json_decref(rep);
     const char *unclosed[] = {"x.csv", "ansattnummer;navn;epost;avdelingskode\n1;\"Kari\n", NULL};
     rep = run(t, 0, 0, &rc, unclosed);
     assert_problem(rep, "unclosed_quote", 2, NULL);
@@ -458,11 +467,12 @@ static void test_no_admin_left(void **state)
     int rc;
     const char *files[] = {"e.csv",
                            "employee_number;name;email;department_code;roles\n"
-                           "admin;Administrator;admin@localhost;R;employee\n",
+                           "admin;Administrator;admin@k.no;R;employee\n",
                            NULL};
     json_t *rep = run(t, 0, 1, &rc, files);
     assert_int_equal(rc, 422);
     assert_problem(rep, "no_admin_left", 0, NULL);
+    assert_int_equal(summary(rep, "problems"), 1);
     json_decref(rep);
     assert_int_equal(fx_int(t->fx, 0, "SELECT roles FROM employee WHERE id = 1"), 9);
 }
