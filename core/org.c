@@ -204,6 +204,15 @@ int org_employee_set_lang(struct app *a, int64_t id, const char *lang)
     return db_exec_stmt(a->db, st);
 }
 
+const char *org_employee_lang(struct app *a, int64_t id)
+{
+    sqlite3_stmt *st = db_stmt(a->db, "SELECT lang FROM employee WHERE id = ?");
+    sqlite3_bind_int64(st, 1, id);
+    int en = sqlite3_step(st) == SQLITE_ROW && db_text(st, 0) && !strcmp(db_text(st, 0), "en");
+    sqlite3_reset(st);
+    return en ? "en" : "nb";
+}
+
 int org_password_check(const char *password, struct derr *e)
 {
     if (strlen(password) < 8)

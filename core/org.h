@@ -35,6 +35,8 @@ int64_t org_employee_department(struct app *a, int64_t id);
 /* Stores lang ("nb" or "en") as the employee's language (the pages' language switch); a
  * no-op when it is theirs already. 0, or -1 (an SQLite error, logged, or another lang). */
 int org_employee_set_lang(struct app *a, int64_t id, const char *lang);
+/* The employee's language: "nb" or "en" (static strings); "nb" when there is no such employee. */
+const char *org_employee_lang(struct app *a, int64_t id);
 /* Checks a password before it is hashed: 0, or -1 with a derr. */
 int org_password_check(const char *password, struct derr *e);
 

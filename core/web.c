@@ -173,8 +173,10 @@ static const char *known_lang(const char *s)
     return NULL;
 }
 
-/* ?lang= (remembered in a cookie), else the cookie, else Accept-Language, else bokmål. */
-static void choose_lang(struct api_req *r)
+/* ?lang= (remembered in a cookie), else the cookie, else Accept-Language, else bokmål. 1 when
+ * the language was chosen (by the query or the cookie), 0 when it was guessed: a logged-in
+ * person's own language then wins. */
+static int choose_lang(struct api_req *r)
 {
     char *q = http_query_param(r->http, "lang");
     const char *l = known_lang(q);
@@ -182,22 +184,25 @@ static void choose_lang(struct api_req *r)
     if (l) {
         r->lang = l;
         r->set_lang = 1;
-        return;
+        return 1;
     }
     char *c = cookie_get(r->http, WEB_LANG_COOKIE);
     l = known_lang(c);
     free(c);
-    if (!l) {
-        /* the first language the browser names that we speak */
-        const char *al = http_header(r->http, "accept-language");
-        while (al && *al && !l) {
-            while (*al == ' ' || *al == ',')
-                al++;
-            l = known_lang(al);
-            al = strchr(al, ',');
-        }
+    if (l) {
+        r->lang = l;
+        return 1;
+    }
+    /* the first language the browser names that we speak */
+    const char *al = http_header(r->http, "accept-language");
+    while (al && *al && !l) {
+        while (*al == ' ' || *al == ',')
+            al++;
+        l = known_lang(al);
+        al = strchr(al, ',');
     }
     r->lang = l ? l : "nb";
+    return 0;
 }
 
 /* A session's CSRF token: derived from the session token, which only its browser holds. */
@@ -610,7 +615,7 @@ void web_dispatch(struct app *a, struct http_request *req)
     struct api_req *r = xcalloc(1, sizeof *r);
     r->app = a;
     r->http = req;
-    choose_lang(r);
+    int lang_chosen = choose_lang(r);
     const struct route *route = NULL;
     int64_t ids[ROUTER_MAX_IDS] = {0};
     char allow[128];
@@ -633,6 +638,8 @@ void web_dispatch(struct app *a, struct http_request *req)
         auth_cache_check(a->auth, a->db, cookie, a->generation, &r->who) == 0) {
         snprintf(r->token, sizeof r->token, "%s", cookie);
         csrf_of(r->token, r->csrf);
+        if (!lang_chosen)
+            r->lang = org_employee_lang(a, r->who.employee_id);
     }
     free(cookie);
     if (res == ROUTER_NOT_FOUND) {

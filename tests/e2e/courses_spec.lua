@@ -932,6 +932,20 @@ describe("courses", function()
       assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
     end)
 
+    it("shows a logged-in person's pages in their own language on a browser that has not chosen", function()
+      local P = require("pagekit")
+      srv:expect(200, "PATCH", "/employees/" .. tom, { lang = "en" })
+      local cookie = P.login(srv, "tom", srv.passwords.tom)   -- no evne_lang cookie
+      local status, html = P.page(srv, cookie, "GET", "/me")
+      assert.equal(200, status)
+      assert.truthy(html:find('<html lang="en">', 1, true))
+      -- a browser that chose bokmål keeps it
+      status, html = P.page(srv, cookie .. "; evne_lang=nb", "GET", "/me")
+      assert.equal(200, status)
+      assert.truthy(html:find('<html lang="nb">', 1, true))
+      srv:expect(200, "PATCH", "/employees/" .. tom, { lang = "nb" })
+    end)
+
     it("mails each person in their own language: invitation, calendar, transitions", function()
       L = srv:expect(201, "POST", "/courses", {
         title = "Gerica for nyansatte", system_id = sys, hours = 2.5,
