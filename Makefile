@@ -119,6 +119,7 @@ bench:
 	bench/trend.sh
 	bench/reminders.sh
 	bench/reports.sh
+	bench/import.sh
 
 lint:
 	luacheck --no-color rules lua tests/lua tests/e2e
