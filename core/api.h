@@ -34,6 +34,7 @@ struct api_req {
     const char *lang;            /* "nb" or "en" */
     char csrf[33];               /* the session's CSRF token */
     int set_lang;                /* the language came from ?lang=: remember it in a cookie */
+    int lang_chosen;             /* by ?lang= or the cookie (not guessed from the browser) */
 };
 
 /* Frees a request context without answering (the answer went out another way). */

@@ -174,8 +174,8 @@ static const char *known_lang(const char *s)
 }
 
 /* ?lang= (remembered in a cookie), else the cookie, else Accept-Language, else bokmål. 1 when
- * the language was chosen (by the query or the cookie), 0 when it was guessed: a logged-in
- * person's own language then wins. */
+ * the language was chosen (by the query or the cookie), 0 when it was guessed: a login then
+ * sets the person's own language. */
 static int choose_lang(struct api_req *r)
 {
     char *q = http_query_param(r->http, "lang");
@@ -481,11 +481,16 @@ static void login_done(void *arg, int status)
         db_rollback(r->app->db);
         login_form(r, 500, "error.internal", w->login, w->next);
     } else {
-        char cookie[256];
-        snprintf(cookie, sizeof cookie,
-                 "Set-Cookie: " WEB_SESSION_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; "
-                 "SameSite=Lax%s\r\n",
-                 token, AUTH_TOKEN_SECONDS, r->app->secure_cookies ? "; Secure" : "");
+        char cookie[384];
+        int n = snprintf(cookie, sizeof cookie,
+                         "Set-Cookie: " WEB_SESSION_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; "
+                         "SameSite=Lax%s\r\n",
+                         token, AUTH_TOKEN_SECONDS, r->app->secure_cookies ? "; Secure" : "");
+        /* A browser that has not chosen a language gets the person's own (their mail's). */
+        if (!r->lang_chosen)
+            snprintf(cookie + n, sizeof cookie - (size_t)n,
+                     "Set-Cookie: " WEB_LANG_COOKIE "=%s; Path=/; Max-Age=31536000; "
+                     "SameSite=Lax\r\n", org_employee_lang(r->app, w->employee_id));
         page_redirect_with(r, local_path(w->next) ? w->next : "/", cookie);
     }
     login_work_free(w);
@@ -615,7 +620,7 @@ void web_dispatch(struct app *a, struct http_request *req)
     struct api_req *r = xcalloc(1, sizeof *r);
     r->app = a;
     r->http = req;
-    int lang_chosen = choose_lang(r);
+    r->lang_chosen = choose_lang(r);
     const struct route *route = NULL;
     int64_t ids[ROUTER_MAX_IDS] = {0};
     char allow[128];
@@ -638,8 +643,6 @@ void web_dispatch(struct app *a, struct http_request *req)
         auth_cache_check(a->auth, a->db, cookie, a->generation, &r->who) == 0) {
         snprintf(r->token, sizeof r->token, "%s", cookie);
         csrf_of(r->token, r->csrf);
-        if (!lang_chosen)
-            r->lang = org_employee_lang(a, r->who.employee_id);
     }
     free(cookie);
     if (res == ROUTER_NOT_FOUND) {
