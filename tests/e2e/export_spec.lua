@@ -308,3 +308,53 @@ describe("the export", function()
     assert.is_truthy(out:find("--table: 'table' is employees, departments", 1, true), out)
   end)
 end)
+
+describe("a streamed export to a client that stops reading", function()
+  it("is let go after the idle timeout without progress, and the server serves on", function()
+    local srv = H.start({ idle_timeout = 1 })
+    local function import(csv)
+      local sock = srv:connect(60)
+      sock:send(("POST /api/v1/admin/import?partial=true HTTP/1.1\r\nHost: x\r\n"
+        .. "Connection: close\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\n"
+        .. "Content-Length: %d\r\n\r\n%s"):format(srv.admin_token, #csv, csv))
+      local resp = H.read_response(sock, "POST")
+      sock:close()
+      return resp.status
+    end
+    assert.are.equal(200, import("kode;navn\r\nS;Strøm\r\n"))
+    local rows = { "ansattnummer;navn;epost;avdelingskode" }
+    for i = 1, 20000 do rows[#rows + 1] = ("s%d;Strøm Ansatt %d;s%d@k.no;S"):format(i, i, i) end
+    assert.are.equal(200, import(table.concat(rows, "\r\n") .. "\r\n"))
+    -- a client with a tiny receive buffer that reads nothing for 4 s, then all there is
+    local script = srv.dir .. "/stall.py"
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", %d))
+s.sendall(b"GET /api/v1/admin/export?format=json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n")
+time.sleep(4)
+s.settimeout(10)
+data = b""
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    data += d
+print(len(data), "complete" if data.endswith(b"\r\n0\r\n\r\n") else "cut")
+]]):format(srv.port, srv.admin_token))
+    f:close()
+    local out, rc = H.run("python3 " .. q(script))
+    assert.are.equal(0, rc, out)
+    local bytes, how = out:match("(%d+) (%a+)")
+    assert.are.equal("cut", how, out)
+    assert.is_true(tonumber(bytes) > 0)
+    assert.are.equal(200, (srv:request("GET", "/healthz")))
+    -- the same export read at once is whole
+    local status, _, body = get_raw(srv, "/api/v1/admin/export?format=json")
+    assert.are.equal(200, status)
+    assert.are.equal(20001, #H.decode(body).employees)   -- and the admin
+    srv:cleanup()
+  end)
+end)
