@@ -173,6 +173,7 @@ static void page_audit(struct api_req *r)
         page_render(r, 422, "audit.html", data);
         return;
     }
+    f.limit = AUDIT_LIMIT_DEFAULT;   /* a page shows 50, whatever the query asks */
     json_t *list = audit_list(r->app->db, &f);
     if (!list) {
         json_decref(data);
