@@ -130,6 +130,10 @@ install: all
 	cp -R rules/. $(DESTDIR)$(PREFIX)/share/evne/rules/
 	[ ! -d lua ] || cp -R lua $(DESTDIR)$(PREFIX)/share/evne/
 	[ ! -d web ] || cp -R web $(DESTDIR)$(PREFIX)/share/evne/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/evne
+	sed 's|/usr/local|$(PREFIX)|g' dist/evne.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/evne.service
+	install -m 644 dist/schedule $(DESTDIR)$(PREFIX)/share/evne/schedule.example
+	install -m 644 docs/operations.md $(DESTDIR)$(PREFIX)/share/doc/evne/operations.md
 
 clean:
 	rm -rf build
