@@ -580,15 +580,9 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
             r->start_us = took;
         return 1;
     }
-    /* A step's commit does not wait for its fsync (synchronous=NORMAL, this transaction only):
-     * that would hold the loop a few milliseconds per step. Nothing is lost that matters: a
-     * power cut may take back the last steps whole (the reminder rows with their mails), and the
-     * run, still 'running', is run again for its slot; a mail can never leave without its row on
-     * disk, since the mail worker claims it in a commit with synchronous=FULL, whose fsync of the
-     * WAL covers everything written before it. A crash of the process alone loses nothing. */
-    db_exec(a->db, "PRAGMA synchronous = NORMAL");
+    /* The step's commit does not wait for its fsync: the scheduler's steps run with
+     * synchronous=NORMAL (schedule.h says why nothing that matters is lost). */
     if (db_begin(a->db)) {
-        db_exec(a->db, "PRAGMA synchronous = FULL");
         *err = xstrdup("reminders: the database is busy");
         return -1;
     }
@@ -624,7 +618,6 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
     int failed = rc || db_commit(a->db);
     if (failed)
         db_rollback(a->db);
-    db_exec(a->db, "PRAGMA synchronous = FULL");
     if (failed) {
         r->employees = before.employees;
         r->reminders = before.reminders;

@@ -364,7 +364,9 @@ static void step(struct sched *s)
 {
     char *err = NULL;
     int64_t t0 = util_monotonic_us();
+    db_exec(s->app->db, "PRAGMA synchronous = NORMAL");
     int rc = s->job->step(s->app, s->state, &s->run, SCHED_STEP_US, &err);
+    db_exec(s->app->db, "PRAGMA synchronous = FULL");
     int64_t dt = util_monotonic_us() - t0;
     s->steps++;
     if (dt > s->longest_step_us)

@@ -24,7 +24,15 @@
  *
  * A run does its work in steps on the loop thread, each given SCHED_STEP_US of time, with a turn
  * of the loop between steps, so that requests are served while a job runs; one job runs at a time
- * and the others wait their turn. Loop thread only.
+ * and the others wait their turn.
+ *
+ * A step's commits do not wait for their fsync (PRAGMA synchronous = NORMAL while the step runs),
+ * which would hold the loop for milliseconds per step: a power cut may take back a run's last
+ * steps whole, and the run, still 'running' (its end is committed with the fsync), is run again
+ * for its slot and redoes them. Nothing a step wrote can have left the house meanwhile: the mail
+ * worker claims a mail in a commit with synchronous = FULL, whose fsync of the WAL covers
+ * everything written before it. A crash of the process alone loses nothing. Requests between the
+ * steps write with synchronous = FULL as always. Loop thread only.
  */
 #ifndef EVNE_SCHEDULE_H
 #define EVNE_SCHEDULE_H
