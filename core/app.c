@@ -46,6 +46,63 @@ void app_close(struct app *a)
     free(a);
 }
 
+static int64_t data_version(struct app *a)
+{
+    sqlite3_stmt *st = db_stmt(a->db, "PRAGMA data_version");
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return v;
+}
+
+int app_rebuild_index(struct app *a)
+{
+    int64_t t0 = util_monotonic_us();
+    struct gap_index *x, *old = a->gap;
+    char *err = NULL;
+    if (gap_build(a->db, &x, &err)) {
+        fprintf(stderr, "evne: the gap index could not be rebuilt; the old one stays: %s\n", err);
+        free(err);
+        return -1;
+    }
+    a->gap = x;
+    rules_apply_all(a);
+    gap_free(old);
+    a->generation++;   /* roles, managers and logins may have changed too */
+    fprintf(stderr, "evne: the database was changed by another process: the gap index is rebuilt "
+                    "(%lld ms)\n", (long long)(util_monotonic_us() - t0) / 1000);
+    return 0;
+}
+
+static void on_follow(uv_timer_t *t)
+{
+    struct app *a = t->data;
+    int64_t v = data_version(a);
+    if (v != a->data_version) {
+        a->data_version = v;
+        app_rebuild_index(a);
+    }
+}
+
+void app_follow_database(struct app *a)
+{
+    UTIL_ASSERT(a->loop && !a->follow);
+    a->follow = xmalloc(sizeof *a->follow);
+    uv_timer_init(a->loop, a->follow);
+    a->follow->data = a;
+    a->data_version = data_version(a);
+    uv_timer_start(a->follow, on_follow, 1000, 1000);
+}
+
+static void on_follow_closed(uv_handle_t *h) { free(h); }
+
+void app_unfollow_database(struct app *a)
+{
+    if (!a->follow)
+        return;
+    uv_close((uv_handle_t *)a->follow, on_follow_closed);
+    a->follow = NULL;
+}
+
 int app_healthy(struct app *a)
 {
     sqlite3_stmt *st = db_stmt(a->db, "SELECT count(*) FROM sqlite_schema");

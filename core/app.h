@@ -37,6 +37,8 @@ struct app {
     struct mail_worker *mail; /* mail.c: the outbox's delivery; NULL when mail is not sent */
     struct sched *sched;      /* schedule.c: the jobs; NULL when nothing is scheduled */
     int clock_control;        /* serve --clock: POST /api/v1/admin/clock may move the clock */
+    uv_timer_t *follow;       /* app_follow_database's timer; NULL when not following */
+    int64_t data_version;     /* PRAGMA data_version when last looked at */
 };
 
 struct app_config {
@@ -55,6 +57,17 @@ void app_close(struct app *a);
 
 /* The http_handler_fn for every request; ctx is the struct app. */
 void app_handle_request(struct http_request *req, void *ctx);
+
+/* Notices writes to the database by other processes (`evne import` run beside the server) once
+ * a second, by SQLite's data_version, and then builds the gap index afresh from the database,
+ * classes and effective levels included, and has cached sessions checked again. The server's
+ * own writes keep the index current as they go and do not count. Needs a->loop. */
+void app_follow_database(struct app *a);
+/* Stops following; the timer is closed with the loop's next turn. */
+void app_unfollow_database(struct app *a);
+/* What app_follow_database does when it notices a change: 0, or -1 (logged; the old index
+ * stays). */
+int app_rebuild_index(struct app *a);
 
 /* True when the database and the rules are usable (GET /healthz). */
 int app_healthy(struct app *a);

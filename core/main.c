@@ -304,6 +304,7 @@ struct serving {
 static void on_mail_stopped(void *arg)
 {
     struct serving *s = arg;
+    app_unfollow_database(s->app);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
@@ -416,6 +417,8 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     }
     /* Checkpoints of the WAL on a worker thread, not in a commit on the loop. */
     checkpoint_start(app);
+    /* An `evne import` beside the server reaches the gap index within a second. */
+    app_follow_database(app);
     /* The jobs the schedule can name (sched_add), then the schedule. */
     sched_add(app, &trend_job);
     sched_add(app, &remind_job);

@@ -253,6 +253,24 @@ static void note_attempt(struct rules_state *s, const char *why, const char *err
     s->attempt_error = error ? xstrdup(error) : NULL;
 }
 
+void rules_apply_all(struct app *a)
+{
+    struct classes *c;
+    size_t n;
+    char *err = NULL;
+    if (tabulate(a, a->rules, &c, &n, &err)) {
+        /* the rules classified these requirements before; now one fails: say so */
+        fprintf(stderr, "evne: rules: %s\n", err);
+        free(err);
+        a->rules_broken = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        gap_set_classes(a->gap, c[i].requirement_id, c[i].cls);
+    free(c);
+    apply_effective(a, 0);
+}
+
 int rules_open(struct app *a, char **err)
 {
     struct lh *h;

@@ -31,6 +31,10 @@ void rules_close(struct app *a);
  * /healthz reports it until the next good reload. */
 void rules_classify(struct app *a, int64_t requirement_id);
 
+/* Classifies every requirement into a->gap with the running rules and applies an effective-level
+ * policy, as at start-up: for an index built afresh (app_rebuild_index). */
+void rules_apply_all(struct app *a);
+
 /* Puts a committed assessment into the gap index: "the newest counts" natively, or through the
  * running effective-level policy over the pair's whole history. */
 void rules_assessed(struct app *a, int64_t employee_id, int64_t requirement_id, int level,

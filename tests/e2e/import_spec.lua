@@ -369,6 +369,40 @@ describe("evne import", function()
   end)
 end)
 
+describe("evne import beside a running server", function()
+  it("reaches the server's gap index within a second or two", function()
+    local socket = require "socket"
+    local srv = H.start()
+    local deps, emps = srv.dir .. "/avdelinger.csv", srv.dir .. "/ansatte.csv"
+    local f = assert(io.open(deps, "wb"))
+    f:write(DEPTS_ALONE)
+    f:close()
+    f = assert(io.open(emps, "wb"))
+    f:write(EMPS)
+    f:close()
+    local function kommunen()
+      local _, gaps = srv:api("GET", "/gaps?by=department")
+      for _, row in ipairs(gaps.items) do
+        if row.name == "Kommunen" then return row.employees end
+      end
+    end
+    assert.is_nil(kommunen())
+    local out, rc = H.run(("%s import --db %s --partial %s %s 2>&1"):format(q(H.BIN), q(srv.db),
+                                                                        q(deps), q(emps)))
+    assert.are.equal(0, rc, out)
+    local seen
+    for _ = 1, 40 do
+      seen = kommunen()
+      if seen == 3 then break end
+      socket.sleep(0.1)
+    end
+    assert.are.equal(3, seen)
+    local log = assert(io.open(srv.log)):read("*a")
+    assert.is_truthy(log:find("changed by another process", 1, true))
+    srv:cleanup()
+  end)
+end)
+
 describe("the HR import page", function()
   local P = require "pagekit"
   local srv
