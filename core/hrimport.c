@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "db.h"
 #include "gap.h"
+#include "org.h"
 #include "util.h"
 
 #define NONE SIZE_MAX
@@ -489,18 +490,6 @@ static int has_control(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 1;
     return 0;
-}
-
-/* The same rule as org.c's check of an employee's e-mail (the API's). */
-static int valid_email(const char *s)
-{
-    const char *at = strchr(s, '@');
-    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.')
-        return 0;
-    for (; *s; s++)
-        if (*s == ' ' || *s == '\t' || *s == '<' || *s == '>' || *s == ',' || *s == ';')
-            return 0;
-    return s[-1] != '.';
 }
 
 /* Roles: names separated by spaces, commas, '|', '+', '/' or ';', in English or Norwegian. The
@@ -1117,7 +1106,7 @@ static void check_employees(struct hrimport *im)
         int active_bad = check_text(im, r->file, r->line, COL(E_ACTIVE), 16, 0, NULL);
         bad |= roles_bad | active_bad;
 #undef COL
-        if (!email_bad && r->v[E_EMAIL] && !valid_email(r->v[E_EMAIL])) {
+        if (!email_bad && r->v[E_EMAIL] && !org_email_valid(r->v[E_EMAIL])) {
             char *q = quoted(r->v[E_EMAIL]);
             problem(im, r->file, r->line, f->col[E_EMAIL], "bad_email",
                     "'%s' is not an e-mail address", q, NULL, NULL);

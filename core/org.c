@@ -222,7 +222,7 @@ int org_password_check(const char *password, struct derr *e)
     return 0;
 }
 
-static int valid_email(const char *s)
+int org_email_valid(const char *s)
 {
     const char *at = strchr(s, '@');
     if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.')
@@ -260,7 +260,7 @@ static int employee_fields(struct app *a, int64_t id, const json_t *body, struct
     if (f->lang && strcmp(f->lang, "nb") && strcmp(f->lang, "en"))
         return derr(e, 422, "invalid", "lang", "'lang' is nb (bokmål) or en (English), not '%s'",
                     f->lang);
-    if (f->email && !valid_email(f->email))
+    if (f->email && !org_email_valid(f->email))
         return derr(e, 422, "invalid", "email", "'%s' is not an e-mail address", f->email);
     if (f->department > 0 && !dom_exists(a->db, SQL_DEPT_EXISTS, f->department))
         return derr(e, 422, "invalid", "department_id", "there is no department %lld",

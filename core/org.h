@@ -35,6 +35,10 @@ int64_t org_employee_department(struct app *a, int64_t id);
 /* Stores lang ("nb" or "en") as the employee's language (the pages' language switch); a
  * no-op when it is theirs already. 0, or -1 (an SQLite error, logged, or another lang). */
 int org_employee_set_lang(struct app *a, int64_t id, const char *lang);
+/* Whether s will do as an employee's e-mail address: local@domain.tld, without spaces, angle
+ * brackets, commas or semicolons (the API's check, and the HR import's). */
+int org_email_valid(const char *s);
+
 /* The employee's language: "nb" or "en" (static strings); "nb" when there is no such employee. */
 const char *org_employee_lang(struct app *a, int64_t id);
 /* Checks a password before it is hashed: 0, or -1 with a derr. */
