@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "catalog.h"
 #include "db.h"
 #include "gap.h"
 #include "lua_host.h"
@@ -457,80 +458,41 @@ static int phase_departments(struct export *x, struct buf *out)
     return 1;
 }
 
+/* The catalogue is small: its lists are written whole, as the API shows them. */
+static void put_json(struct buf *out, const char *key, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    buf_printf(out, ",\"%s\":", key);
+    buf_puts(out, text);
+    free(text);
+    json_decref(v);
+}
+
 static int phase_systems(struct export *x, struct buf *out)
 {
-    buf_puts(out, ",\"systems\":[");
-    sqlite3_stmt *st = db_stmt(x->a->db, "SELECT id, name, description, archived FROM system "
-                                         "ORDER BY id");
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        buf_puts(out, n++ ? ",{\"id\":" : "{\"id\":");
-        buf_putint(out, sqlite3_column_int64(st, 0));
-        buf_puts(out, ",\"name\":");
-        buf_json_string(out, db_text(st, 1));
-        buf_puts(out, ",\"description\":");
-        buf_json_string(out, db_text(st, 2));
-        buf_puts(out, sqlite3_column_int(st, 3) ? ",\"archived\":true}" : ",\"archived\":false}");
-    }
-    sqlite3_reset(st);
-    buf_puts(out, "]");
-    return step_error(x, st, rc) ? -1 : 1;
+    put_json(out, "systems", catalog_system_list(x->a));
+    return 1;
 }
 
 static int phase_requirements(struct export *x, struct buf *out)
 {
-    buf_puts(out, ",\"requirements\":[");
-    sqlite3_stmt *st = db_stmt(x->a->db, "SELECT id, system_id, text, position, archived FROM "
-                                         "requirement ORDER BY system_id, position, id");
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        buf_puts(out, n++ ? ",{\"id\":" : "{\"id\":");
-        buf_putint(out, sqlite3_column_int64(st, 0));
-        buf_puts(out, ",\"system_id\":");
-        buf_putint(out, sqlite3_column_int64(st, 1));
-        buf_puts(out, ",\"text\":");
-        buf_json_string(out, db_text(st, 2));
-        buf_puts(out, ",\"position\":");
-        buf_putint(out, sqlite3_column_int64(st, 3));
-        buf_puts(out, sqlite3_column_int(st, 4) ? ",\"archived\":true}" : ",\"archived\":false}");
+    json_t *systems = catalog_system_list(x->a), *all = json_array(), *sys;
+    size_t i;
+    json_array_foreach(systems, i, sys) {
+        json_int_t id = json_integer_value(json_object_get(sys, "id"));
+        json_t *reqs = catalog_requirement_list(x->a, id);
+        json_array_extend(all, reqs);
+        json_decref(reqs);
     }
-    sqlite3_reset(st);
-    buf_puts(out, "]");
-    return step_error(x, st, rc) ? -1 : 1;
+    json_decref(systems);
+    put_json(out, "requirements", all);
+    return 1;
 }
 
 static int phase_profiles(struct export *x, struct buf *out)
 {
-    buf_puts(out, ",\"profiles\":[");
-    sqlite3_stmt *st = db_stmt(x->a->db, "SELECT id, name, system_id, description, archived FROM "
-                                         "profile ORDER BY id");
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        buf_puts(out, n++ ? ",{\"id\":" : "{\"id\":");
-        buf_putint(out, id);
-        buf_puts(out, ",\"name\":");
-        buf_json_string(out, db_text(st, 1));
-        buf_puts(out, ",\"system_id\":");
-        json_int_or_null(out, sqlite3_column_int64(st, 2));
-        buf_puts(out, ",\"description\":");
-        buf_json_string(out, db_text(st, 3));
-        buf_puts(out, sqlite3_column_int(st, 4) ? ",\"archived\":true" : ",\"archived\":false");
-        buf_puts(out, ",\"levels\":{");
-        sqlite3_stmt *lv = db_stmt(x->a->db, "SELECT requirement_id, level FROM profile_level "
-                                             "WHERE profile_id = ? ORDER BY requirement_id");
-        sqlite3_bind_int64(lv, 1, id);
-        int k = 0;
-        while (sqlite3_step(lv) == SQLITE_ROW) {
-            buf_printf(out, "%s\"%lld\":%d", k++ ? "," : "", (long long)sqlite3_column_int64(lv, 0),
-                       sqlite3_column_int(lv, 1));
-        }
-        sqlite3_reset(lv);
-        buf_puts(out, "}}");
-    }
-    sqlite3_reset(st);
-    buf_puts(out, "]");
-    return step_error(x, st, rc) ? -1 : 1;
+    put_json(out, "profiles", catalog_profile_list(x->a));
+    return 1;
 }
 
 /* One employee's assignments, as JSON ids or CSV names. */
