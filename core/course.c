@@ -146,7 +146,6 @@ int course_parse_utc(const char *s, int64_t *out)
     return 0;
 }
 
-int course_oslo_offset(int64_t t) { return oslo_offset(t); }
 
 /* "2026-12-03": the day a session starts, in Norwegian time. */
 static void oslo_date(int64_t t, char out[11])
@@ -158,10 +157,8 @@ static void oslo_date(int64_t t, char out[11])
 /* "2026-12-03T09:00": a time in Norwegian time, for the mails' when() (lua/view.lua). */
 static json_t *oslo_json(int64_t t)
 {
-    struct oslo_time lt = oslo_local(t);
-    char s[24];
-    snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d", lt.year, lt.month, lt.day, lt.hour,
-             lt.minute);
+    char s[17];
+    oslo_wall(t, s);
     return json_string(s);
 }
 

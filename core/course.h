@@ -156,8 +156,6 @@ int course_cv_add(struct app *a, int64_t employee_id, const json_t *body, int64_
 int course_parse_utc(const char *s, int64_t *out);
 /* "2026-12-03" -> 0 when it is a real date, else -1. */
 int course_parse_date(const char *s);
-/* The offset of Norwegian time from UTC at t, in seconds (3600 or 7200, EU summer time). */
-int course_oslo_offset(int64_t t);
 
 /* One calendar event (RFC 5545). All strings borrowed; NULL or "" leaves the field out. */
 struct course_ics {

@@ -1,6 +1,7 @@
 #include "oslo.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 
 /* Howard Hinnant's days_from_civil and civil_from_days: the proleptic Gregorian calendar. */
@@ -101,6 +102,14 @@ int oslo_is_holiday(int y, int m, int d)
 int oslo_is_workday(int y, int m, int d)
 {
     return weekday(oslo_days_from_civil(y, m, d)) < 5 && !oslo_is_holiday(y, m, d);
+}
+
+void oslo_wall(int64_t t, char out[17])
+{
+    struct oslo_time lt = oslo_local(t);
+    snprintf(out, 17, "%04u-%02u-%02uT%02u:%02u", (unsigned)lt.year % 10000u,
+             (unsigned)lt.month % 100u, (unsigned)lt.day % 100u, (unsigned)lt.hour % 100u,
+             (unsigned)lt.minute % 100u);
 }
 
 void oslo_month(int64_t t, char out[8])

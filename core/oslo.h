@@ -34,6 +34,10 @@ int64_t oslo_from_local(int y, int m, int d, int hour, int minute);
 int oslo_is_holiday(int y, int m, int d);
 int oslo_is_workday(int y, int m, int d);
 
+/* "2026-12-03T09:00": t as Norwegian wall-clock time, into out (at least 17 bytes). The pages
+ * show such a string with their date() helper and its hour (its characters 12-16). */
+void oslo_wall(int64_t t, char out[17]);
+
 /* "2026-11": the month of t in Norwegian time, into out (at least 8 bytes). */
 void oslo_month(int64_t t, char out[8]);
 

@@ -38,13 +38,6 @@ static json_t *label(const char *prefix, const char *const *known, const char *n
 static const char *const filter_names[] = {"employee_id", "actor_id", "entity", "entity_id",
                                            "from", "to", NULL};
 
-/* "2026-11-27T01:28" in Norwegian time, into out. */
-static void local_time(int64_t t, char out[20])
-{
-    struct oslo_time l = oslo_local(t);
-    snprintf(out, 20, "%04d-%02d-%02dT%02d:%02d", l.year, l.month, l.day, l.hour, l.minute);
-}
-
 /* A value as the page shows it: text, or null for none. Times (fields named *_at) in Norwegian
  * time; lists and objects as compact JSON. Owned. */
 static json_t *shown(const char *field, json_t *v)
@@ -56,7 +49,7 @@ static json_t *shown(const char *field, json_t *v)
     size_t n = strlen(field);
     if (json_is_integer(v) && n > 3 && !strcmp(field + n - 3, "_at")) {
         char t[20];
-        local_time(json_integer_value(v), t);
+        oslo_wall(json_integer_value(v), t);
         t[10] = ' ';
         return json_string(t);
     }
@@ -115,7 +108,7 @@ static json_t *page_items(json_t *items)
         int y, m, d, hh, mm, ss;
         if (at && sscanf(at, "%d-%d-%dT%d:%d:%dZ", &y, &m, &d, &hh, &mm, &ss) == 6) {
             char t[20];
-            local_time(oslo_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss, t);
+            oslo_wall(oslo_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss, t);
             json_object_set_new(e, "local_at", json_string(t));
         }
         json_object_set_new(e, "action_label", label("action", actions,

@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "course.h"
 #include "db.h"
+#include "oslo.h"
 #include "domain.h"
 #include "http.h"
 #include "mail.h"
@@ -162,8 +163,8 @@ static void set_local(json_t *o, const char *iso, const char *date_key, const ch
     int64_t t;
     if (!iso || course_parse_utc(iso, &t))
         return;
-    char s[21];
-    util_iso8601(t + course_oslo_offset(t), s);
+    char s[17];
+    oslo_wall(t, s);
     char date[11], hm[6];
     memcpy(date, s, 10);
     date[10] = '\0';
@@ -200,16 +201,10 @@ static int oslo_to_utc(const char *date, const char *hm, char out[21])
     if (strlen(hm) != 5 || !isdigit((unsigned char)hm[0]) || !isdigit((unsigned char)hm[1]) ||
         hm[2] != ':' || !isdigit((unsigned char)hm[3]) || !isdigit((unsigned char)hm[4]))
         return -1;
-    char iso[32];
-    snprintf(iso, sizeof iso, "%sT%sZ", date, hm);
-    int64_t local;
-    if (course_parse_utc(iso, &local))
+    int hour = (hm[0] - '0') * 10 + hm[1] - '0', minute = (hm[3] - '0') * 10 + hm[4] - '0';
+    if (hour > 23 || minute > 59)
         return -1;
-    /* the UTC instant whose Norwegian time is `local`: summer time if it is one then */
-    int64_t t = local - 7200;
-    if (course_oslo_offset(t) != 7200)
-        t = local - 3600;
-    util_iso8601(t, out);
+    util_iso8601(oslo_from_local(atoi(date), atoi(date + 5), atoi(date + 8), hour, minute), out);
     return 0;
 }
 

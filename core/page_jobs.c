@@ -24,10 +24,8 @@ static void add_local(json_t *obj, const char *key)
     int64_t t;
     if (!iso || course_parse_utc(iso, &t))
         return;
-    struct oslo_time lt = oslo_local(t);
-    char local[32], name[48];
-    snprintf(local, sizeof local, "%04d-%02d-%02dT%02d:%02d", lt.year, lt.month, lt.day, lt.hour,
-             lt.minute);
+    char local[17], name[48];
+    oslo_wall(t, local);
     snprintf(name, sizeof name, "%s_local", key);
     json_object_set_new(obj, name, json_string(local));
 }

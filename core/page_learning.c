@@ -12,6 +12,7 @@
 #include "domain.h"
 #include "gap.h"
 #include "http.h"
+#include "oslo.h"
 #include "router.h"
 #include "util.h"
 #include "web.h"
@@ -20,24 +21,20 @@
 #define LEADERS (ROLE_MANAGER | ROLE_ADMIN)
 
 /* "2030-01-10T08:00:00Z" -> "2030-01-10T09:00" in Norwegian time (into out[17]). */
-static void oslo_local(const char *iso, char out[17])
+static void wall_of(const char *iso, char out[17])
 {
     int64_t t;
     out[0] = '\0';
-    if (!iso || course_parse_utc(iso, &t))
-        return;
-    t += course_oslo_offset(t);
-    char buf[21];
-    util_iso8601(t, buf);
-    snprintf(out, 17, "%.16s", buf);
+    if (iso && course_parse_utc(iso, &t) == 0)
+        oslo_wall(t, out);
 }
 
 static void add_local_times(json_t *o)
 {
     char local[17];
-    oslo_local(json_string_value(json_object_get(o, "starts_at")), local);
+    wall_of(json_string_value(json_object_get(o, "starts_at")), local);
     json_object_set_new(o, "starts_local", json_string(local));
-    oslo_local(json_string_value(json_object_get(o, "ends_at")), local);
+    wall_of(json_string_value(json_object_get(o, "ends_at")), local);
     json_object_set_new(o, "ends_local", json_string(local));
 }
 

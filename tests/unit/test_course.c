@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "course.h"
+#include "oslo.h"
 #include "util.h"
 
 static void test_parse_utc(void **state)
@@ -66,11 +67,11 @@ static void test_oslo_offset_at_the_changes(void **state)
     assert_string_equal(s, "2030-03-31T01:00:00Z");
     util_iso8601(autumn, s);
     assert_string_equal(s, "2030-10-27T01:00:00Z");
-    assert_int_equal(course_oslo_offset(spring - 1), 3600);
-    assert_int_equal(course_oslo_offset(spring), 7200);
-    assert_int_equal(course_oslo_offset(autumn - 1), 7200);
-    assert_int_equal(course_oslo_offset(autumn), 3600);
-    assert_int_equal(course_oslo_offset(1894262400), 3600);   /* January */
+    assert_int_equal(oslo_offset(spring - 1), 3600);
+    assert_int_equal(oslo_offset(spring), 7200);
+    assert_int_equal(oslo_offset(autumn - 1), 7200);
+    assert_int_equal(oslo_offset(autumn), 3600);
+    assert_int_equal(oslo_offset(1894262400), 3600);   /* January */
 }
 
 /* Against the C library's Europe/Oslo, where the system has the zone. */
@@ -86,11 +87,11 @@ static void test_oslo_offset_matches_tzdata(void **state)
         time_t tt = (time_t)t;
         struct tm tm;
         localtime_r(&tt, &tm);
-        if (tm.tm_gmtoff != course_oslo_offset(t)) {
+        if (tm.tm_gmtoff != oslo_offset(t)) {
             char s[21];
             util_iso8601(t, s);
-            fail_msg("%s: tzdata says %ld, course_oslo_offset %d", s, (long)tm.tm_gmtoff,
-                     course_oslo_offset(t));
+            fail_msg("%s: tzdata says %ld, oslo_offset %d", s, (long)tm.tm_gmtoff,
+                     oslo_offset(t));
         }
     }
     unsetenv("TZ");

@@ -39,6 +39,11 @@ static void test_offsets_and_local_time(void **state)
     assert_int_equal(at(2026, 3, 29, 2, 30), 1774747800);
     /* The hour that comes twice in October: the first, 02:30 summer time (00:30Z). */
     assert_int_equal(at(2026, 10, 25, 2, 30), 1792888200);
+    char wall[17];
+    oslo_wall(1795684800, wall);
+    assert_string_equal(wall, "2026-11-26T10:20");
+    oslo_wall(1782900000, wall);
+    assert_string_equal(wall, "2026-07-01T12:00");
     char month[8];
     oslo_month(at(2026, 12, 1, 0, 30), month);
     assert_string_equal(month, "2026-12");
