@@ -15,39 +15,21 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
-BUILD=${BUILD:-build}
-OUT=$BUILD/bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 N=${BENCH_MATCH_SIZE:-50000}
 RUNS=${BENCH_MATCH_RUNS:-5}
 SRC=$OUT/$N.db
 DB=$OUT/matches-$N.db
 LOG=$OUT/matches-$N.log
 
-for tool in curl sqlite3; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing" >&2; exit 1; }
-done
-[ -x "$BUILD/evne" ] || { echo "bench: $BUILD/evne is missing (make all builds it)" >&2; exit 1; }
-[ -f "$SRC" ] || { echo "bench: $SRC is missing (bench/run.sh makes it)" >&2; exit 1; }
-
-evne_pid=""
-cleanup() {
-  if [ -n "$evne_pid" ]; then
-    kill "$evne_pid" 2>/dev/null || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-      kill -0 "$evne_pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    kill -9 "$evne_pid" 2>/dev/null || true
-    evne_pid=""
-  fi
-  rm -f "$DB" "$DB-wal" "$DB-shm"
-}
-trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 1' INT TERM
+bench_need curl sqlite3
+bench_need_built evne
+bench_need_db "$SRC"
+bench_traps
 
 # A copy, so that the course made here never reaches the database the other benchmarks use.
-rm -f "$DB" "$DB-wal" "$DB-shm"
-sqlite3 "$SRC" ".backup '$DB'" || { echo "bench: cannot copy $SRC" >&2; exit 1; }
+bench_copy_db "$SRC" "$DB"
 
 # The system with the most employees with an open gap (required above the latest level).
 SYSTEM=${BENCH_MATCH_SYSTEM:-$(sqlite3 -readonly "$SRC" "
@@ -60,47 +42,24 @@ SYSTEM=${BENCH_MATCH_SYSTEM:-$(sqlite3 -readonly "$SRC" "
     WHERE s.employee_id = req.employee_id AND s.requirement_id = req.requirement_id
     ORDER BY recorded_at DESC, id DESC LIMIT 1), 0)
   GROUP BY system_id ORDER BY count(DISTINCT employee_id) DESC LIMIT 1")}
-[ -n "$SYSTEM" ] || { echo "bench: no system with open gaps in $SRC" >&2; exit 1; }
-REQS=$(sqlite3 -readonly "$SRC" "SELECT group_concat('{\"requirement_id\":' || id ||
-  ',\"target_level\":4}', ',') FROM requirement WHERE system_id = $SYSTEM AND archived = 0")
+[ -n "$SYSTEM" ] || bench_die "no system with open gaps in $SRC"
 NREQS=$(sqlite3 -readonly "$SRC" "SELECT count(*) FROM requirement WHERE system_id = $SYSTEM
   AND archived = 0")
 SYSNAME=$(sqlite3 -readonly "$SRC" "SELECT name FROM system WHERE id = $SYSTEM")
 
-rules_arg=()
-[ -d rules ] && rules_arg=(--rules rules)
-"$BUILD/evne" serve --db "$DB" --host 127.0.0.1 --port 0 "${rules_arg[@]}" >"$LOG" 2>&1 &
-evne_pid=$!
-port=""
-for _ in $(seq 1 600); do
-  port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$LOG" | head -n 1)
-  [ -n "$port" ] && break
-  kill -0 "$evne_pid" 2>/dev/null || break
-  sleep 0.2
-done
-[ -n "$port" ] || { echo "bench: evne serve named no port (see $LOG)" >&2; exit 1; }
-URL=http://127.0.0.1:$port/api/v1
+bench_serve_or_die "$LOG" --db "$DB"
+bench_auth bench bench
 
-token=$(curl -s -m 30 -X POST -H 'Content-Type: application/json' \
-  -d '{"login":"bench","password":"bench"}' "$URL/session" |
-  sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || { echo "bench: login as bench failed (see $LOG)" >&2; exit 1; }
-AUTH="Authorization: Bearer $token"
-
-course=$(curl -s -m 30 -X POST -H "$AUTH" -H 'Content-Type: application/json' \
-  -d "{\"title\":\"Bench: $SYSNAME\",\"system_id\":$SYSTEM,\"requirements\":[$REQS]}" \
-  "$URL/courses" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
-[ -n "$course" ] || { echo "bench: could not create the course (see $LOG)" >&2; exit 1; }
-starts=$(date -u -d '+30 days' +%Y-%m-%dT08:00:00Z)
-ends=$(date -u -d '+30 days' +%Y-%m-%dT11:00:00Z)
-curl -s -m 30 -o /dev/null -X POST -H "$AUTH" -H 'Content-Type: application/json' \
-  -d "{\"starts_at\":\"$starts\",\"ends_at\":\"$ends\",\"capacity\":12}" \
-  "$URL/courses/$course/sessions"
+course=$(bench_course "$SRC" "$SYSTEM" 4 "Bench: $SYSNAME")
+[ -n "$course" ] || bench_die "could not create the course (see $LOG)"
+session=$(bench_session "$course" "$(date -u -d '+30 days' +%Y-%m-%dT08:00:00Z)" \
+  "$(date -u -d '+30 days' +%Y-%m-%dT11:00:00Z)" 12)
+[ -n "$session" ] || bench_die "could not create the session (see $LOG)"
 
 echo "bench: matches for course $course ($NREQS requirements of $SYSNAME, target 4), $N employees"
 # The server's own CPU time (user + system, from /proc) over the timed runs: on a machine that
 # others share, wall-clock times wander with their load, the CPU time a request costs much less.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$evne_pid/stat" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$EVNE_PID/stat" 2>/dev/null || echo 0; }
 cpu_before=$(cpu_ticks)
 times=()
 for i in $(seq 1 "$RUNS"); do
@@ -108,10 +67,7 @@ for i in $(seq 1 "$RUNS"); do
     -H "$AUTH" -H 'Content-Type: application/json' -d '{}' "$URL/courses/$course/matches")
   code=${out% *}
   secs=${out#* }
-  if [ "$code" != 200 ]; then
-    echo "bench: POST matches answered $code: $(head -c 300 "$OUT/matches-$N.json")" >&2
-    exit 1
-  fi
+  [ "$code" = 200 ] || bench_die "POST matches answered $code: $(head -c 300 "$OUT/matches-$N.json")"
   ms=$(awk -v s="$secs" 'BEGIN { printf "%.1f", s * 1000 }')
   times+=("$ms")
   echo "  run $i: $ms ms"
@@ -122,7 +78,7 @@ cpu_ms=$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$(getconf CLK_TCK)" -v 
 proposed=$(grep -o '"reason":' "$OUT/matches-$N.json" | wc -l)
 lacking=$(sed -n 's/.*"lacking_prerequisite":\[\(.*\)\],"enrolled".*/\1/p' "$OUT/matches-$N.json" |
   grep -o '"employee_id":' | wc -l)
-median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+median=$(printf '%s\n' "${times[@]}" | bench_median)
 best=$(printf '%s\n' "${times[@]}" | sort -n | head -n 1)
 echo "  proposed: $proposed employees, lacking a prerequisite: $lacking"
 echo "  POST /courses/$course/matches: median $median ms, best $best ms over $RUNS runs (target: under 200 ms)"
