@@ -7,28 +7,24 @@
 #   bench/pages.sh [DB] [LOGIN] [PASSWORD]
 set -u
 cd "$(dirname "$0")/.." || exit 1
-BUILD=${BUILD:-build}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 N=${BENCH_PAGE_RUNS:-30}
-OUT=$BUILD/bench
 mkdir -p "$OUT"
+bench_need curl sqlite3
+bench_need_built evne
+bench_traps
 
 run_pages() {
   local db=$1 login=$2 password=$3 label=$4
-  local log="$OUT/pages-$label.log" jar="$OUT/pages-$label.cookies" pid port
-  "$BUILD/evne" serve --db "$db" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
-  pid=$!
-  trap 'kill $pid 2>/dev/null' RETURN
-  port=""
-  for _ in $(seq 1 300); do
-    port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "pages: evne did not start (see $log)" >&2; return 1; }
-  local base="http://127.0.0.1:$port"
+  local log="$OUT/pages-$label.log" jar="$OUT/pages-$label.cookies"
+  if ! bench_serve "$log" --db "$db"; then
+    echo "pages: evne did not start (see $log)" >&2
+    bench_stop_servers
+    return 1
+  fi
   curl -s -o /dev/null -c "$jar" --data-urlencode "login=$login" --data-urlencode "password=$password" \
-    "$base/login"
+    "$BASE/login"
   local gerica team_dept
   gerica=$(sqlite3 -readonly "$db" "SELECT id FROM system WHERE archived = 0 ORDER BY id LIMIT 1")
   team_dept=$(sqlite3 -readonly "$db" "SELECT d.id FROM department d JOIN employee e ON e.id = d.manager_id
@@ -42,11 +38,11 @@ run_pages() {
   for p in "${pages[@]}"; do
     local code bytes
     : >"$OUT/pages-one.log"
-    code=$(curl -s -b "$jar" -o "$OUT/pages-body.html" -w '%{http_code}' "$base$p")
+    code=$(curl -s -b "$jar" -o "$OUT/pages-body.html" -w '%{http_code}' "$BASE$p")
     bytes=$(wc -c <"$OUT/pages-body.html")
     local before after
     before=$(wc -l <"$log")
-    for _ in $(seq 1 "$N"); do curl -s -b "$jar" -o /dev/null "$base$p"; done
+    for _ in $(seq 1 "$N"); do curl -s -b "$jar" -o /dev/null "$BASE$p"; done
     after=$(wc -l <"$log")
     local path=${p%%\?*}
     tail -n $((after - before)) "$log" | awk -v path="$path" '$2 == path { sub("us", "", $4); print $4 }' |
@@ -54,6 +50,7 @@ run_pages() {
         { v[NR] = $1 } END { if (NR == 0) { printf "  %-40s %8s %10s %10s %8s\n", p, code, bytes, "-", "-"; exit }
           printf "  %-40s %8s %10d %10d %8d\n", p, code, bytes, v[int((NR + 1) / 2)], v[NR] }'
   done
+  bench_stop_servers
 }
 
 db=${1:-$OUT/3300.db}
