@@ -21,30 +21,18 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
-BUILD=${BUILD:-build}
-OUT=$BUILD/bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 N=${BENCH_IMPORT_SIZE:-50000}
 SRC=$OUT/50000.db
 mkdir -p "$OUT"
 W=$(mktemp -d "$OUT/import.XXXXXX")
 EVNE=$BUILD/evne
+BENCH_FILES+=("$W")
+bench_traps
 
-for tool in curl sqlite3 awk /usr/bin/time; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing" >&2; exit 1; }
-done
-[ -x "$EVNE" ] || { echo "bench: $EVNE is missing (make all builds it)" >&2; exit 1; }
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 1' INT TERM
+bench_need curl sqlite3 awk /usr/bin/time
+bench_need_built evne
 
 # --- the files ------------------------------------------------------------------------------
 # gen MONTH FILE_D FILE_E: month 0 is the first file; month 1 moves, changes, drops and adds.
@@ -76,7 +64,7 @@ gen 1 "$W/avdelinger-2.csv" "$W/ansatte-2.csv"
 echo "== HR import: $N employees, $(wc -c <"$W/ansatte.csv") bytes of employees, $(wc -l <"$W/avdelinger.csv") lines of departments =="
 
 "$EVNE" init --db "$W/cli.db" --admin-login admin --admin-password bench-admin >/dev/null ||
-  { echo "bench: evne init failed" >&2; exit 1; }
+  bench_die "evne init failed"
 
 # run_import LABEL ARGS...: wall seconds and peak memory of one `evne import`.
 run_import() {
@@ -103,84 +91,59 @@ grep -E '^employees:' "$W/out" | sed 's/^/    /'
 run_import "dry run of the first files" --dry-run "$W/avdelinger.csv" "$W/ansatte.csv"
 
 # --- through the API ------------------------------------------------------------------------
-start_server() {   # DB LOG: sets port and pid
-  local db=$1 log=$2
-  rules_arg=()
-  [ -d rules ] && rules_arg=(--rules rules)
-  "$EVNE" serve --db "$db" --host 127.0.0.1 --port 0 --request-timeout 120 "${rules_arg[@]}" >"$log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  port=""
-  for _ in $(seq 1 600); do
-    port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  [ -n "$port" ] || { echo "bench: evne serve named no port (see $log)" >&2; exit 1; }
-}
-login() {   # URL LOGIN PASSWORD
-  curl -s -m 30 -X POST -H 'Content-Type: application/json' -d "{\"login\":\"$2\",\"password\":\"$3\"}" \
-    "$1/session" | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p'
-}
-served_us() { grep "$2" "$1" | tail -n 1 | sed -n 's/.* \([0-9]*\)us$/\1/p'; }
 hwm_kb() { sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 rss_kb() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
 
 "$EVNE" init --db "$W/api.db" --admin-login admin --admin-password bench-admin >/dev/null
-start_server "$W/api.db" "$W/api.log"
-URL=http://127.0.0.1:$port/api/v1
-token=$(login "$URL" admin bench-admin)
-[ -n "$token" ] || { echo "bench: login failed (see $W/api.log)" >&2; exit 1; }
+bench_serve_or_die "$W/api.log" --db "$W/api.db" --request-timeout 120
+bench_auth admin bench-admin
 echo "== POST /api/v1/admin/import of $N employees into a running server =="
 for q in "?dry_run=true" ""; do
   out=$(curl -s -m 300 -o "$W/api.json" -w '%{http_code} %{time_total}' -X POST \
-    -H "Authorization: Bearer $token" -H 'Content-Type: multipart/form-data' \
+    -H "$AUTH" -H 'Content-Type: multipart/form-data' \
     -F "departments=@$W/avdelinger.csv;type=text/csv" -F "employees=@$W/ansatte.csv;type=text/csv" \
     "$URL/admin/import$q")
   code=${out% *}
-  [ "$code" = 200 ] || { echo "bench: POST /admin/import$q answered $code: $(head -c 300 "$W/api.json")" >&2; exit 1; }
+  [ "$code" = 200 ] || bench_die "POST /admin/import$q answered $code: $(head -c 300 "$W/api.json")"
   printf '  %-34s %6.2f s (server: %s us), %d bytes answered\n' "${q:-commit}" "${out#* }" \
-    "$(served_us "$W/api.log" "POST /api/v1/admin/import 200")" "$(wc -c <"$W/api.json")"
+    "$(bench_served_us "$W/api.log" "POST /api/v1/admin/import 200")" "$(wc -c <"$W/api.json")"
 done
 t0=$(date +%s%N)
-curl -s -m 30 -o /dev/null -H "Authorization: Bearer $token" "$URL/gaps?by=department"
+curl -s -m 30 -o /dev/null -H "$AUTH" "$URL/gaps?by=department"
 echo "  the roll-up by department right after: $(( ($(date +%s%N) - t0) / 1000000 )) ms;" \
-  "resident $(rss_kb "$pid") KB, peak $(hwm_kb "$pid") KB"
+  "resident $(rss_kb "$EVNE_PID") KB, peak $(hwm_kb "$EVNE_PID") KB"
 
 # --- the export -----------------------------------------------------------------------------
 if [ ! -f "$SRC" ]; then
   echo "bench: $SRC is missing (bench/run.sh makes it); the export is not measured" >&2
   exit 0
 fi
-sqlite3 "$SRC" ".backup '$W/export.db'" || { echo "bench: cannot copy $SRC" >&2; exit 1; }
-start_server "$W/export.db" "$W/export.log"
-URL=http://127.0.0.1:$port/api/v1
-token=$(login "$URL" bench bench)
-[ -n "$token" ] || { echo "bench: login as bench failed (see $W/export.log)" >&2; exit 1; }
+bench_copy_db "$SRC" "$W/export.db"
+bench_serve_or_die "$W/export.log" --db "$W/export.db" --request-timeout 120
+bench_auth bench bench
 employees=$(sqlite3 -readonly "$W/export.db" "SELECT count(*) FROM employee")
 assessments=$(sqlite3 -readonly "$W/export.db" "SELECT count(*) FROM assessment")
 echo "== GET /api/v1/admin/export: $employees employees, $assessments assessments (from $SRC) =="
-echo "  server after start-up: resident $(rss_kb "$pid") KB, peak $(hwm_kb "$pid") KB"
+echo "  server after start-up: resident $(rss_kb "$EVNE_PID") KB, peak $(hwm_kb "$EVNE_PID") KB"
 for q in "format=json" "format=csv&table=employees" "format=csv&table=assessments" \
          "format=csv&table=gaps" "format=csv&table=rollups"; do
-  before=$(hwm_kb "$pid")
-  out=$(curl -s -m 600 -o "$W/export.out" -w '%{http_code} %{time_total}' -H "Authorization: Bearer $token" \
+  before=$(hwm_kb "$EVNE_PID")
+  out=$(curl -s -m 600 -o "$W/export.out" -w '%{http_code} %{time_total}' -H "$AUTH" \
     "$URL/admin/export?$q")
-  [ "${out% *}" = 200 ] || { echo "bench: export $q answered ${out% *}" >&2; exit 1; }
+  [ "${out% *}" = 200 ] || bench_die "export $q answered ${out% *}"
   printf '  %-30s %6.2f s  %11d bytes  peak before %7s KB, after %7s KB\n' "$q" "${out#* }" \
-    "$(wc -c <"$W/export.out")" "$before" "$(hwm_kb "$pid")"
+    "$(wc -c <"$W/export.out")" "$before" "$(hwm_kb "$EVNE_PID")"
 done
 if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$W/export.out" 2>/dev/null; then
   : # the last one is CSV; the JSON is checked below
 fi
-curl -s -m 600 -o "$W/export.json" -H "Authorization: Bearer $token" "$URL/admin/export?format=json"
+curl -s -m 600 -o "$W/export.json" -H "$AUTH" "$URL/admin/export?format=json"
 python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print("  the JSON parses:", len(d["employees"]), "employees")' \
   "$W/export.json" || echo "bench: the JSON export does not parse" >&2
 for q in "--format json" "--format csv --table gaps"; do
   # shellcheck disable=SC2086
   /usr/bin/time -f '%e %M' -o "$W/time" "$EVNE" export --db "$W/export.db" $q >"$W/cli.out" 2>"$W/err" ||
-    { echo "bench: evne export $q failed: $(tail -n 3 "$W/err")" >&2; exit 1; }
+    bench_die "evne export $q failed: $(tail -n 3 "$W/err")"
   read -r secs kb <"$W/time"
   printf '  evne export %-24s %6s s  %11d bytes  %7d KB peak (gap index included)\n' "$q" "$secs" \
     "$(wc -c <"$W/cli.out")" "$kb"
