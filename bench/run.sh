@@ -12,51 +12,28 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
-BUILD=${BUILD:-build}
-OUT=$BUILD/bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 SIZES=${BENCH_SIZES:-"3300 50000"}
 DURATION=${BENCH_DURATION:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-4}
 if [ -z "${BENCH_THREADS:-}" ]; then
   if [ "$(nproc 2>/dev/null || echo 1)" -le 2 ]; then BENCH_THREADS=1; else BENCH_THREADS=2; fi
 fi
-RULES=rules
 
 mkdir -p "$OUT"
 ABS_OUT=$(cd "$OUT" && pwd)
 SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 status=0
-pids=()
-
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    # bounded: a process that ignores TERM for 5 s gets KILL
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-      kill -0 "$p" 2>/dev/null || break
-      sleep 0.5
-    done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  pids=()
-}
-trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 1' INT TERM
+bench_traps
 
 say() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
 fail() { echo "bench: $*" >&2; say "FAILED: $*"; status=1; }
 
-for tool in wrk nginx curl sqlite3; do
-  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] ||
-    { echo "bench: $tool is missing (scripts/deps.sh bench installs it)" >&2; exit 1; }
-done
+bench_need wrk nginx curl sqlite3
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-for bin in evne evne-gen evne-bench; do
-  [ -x "$BUILD/$bin" ] || { echo "bench: $BUILD/$bin is missing (make bench builds it)" >&2; exit 1; }
-done
+bench_need_built evne evne-gen evne-bench
 
 # A loopback port nobody listens on, from a range that changes per call.
 free_port() {
@@ -68,17 +45,6 @@ free_port() {
       return 0
     fi
     p=$((p + 1)); tries=$((tries + 1))
-  done
-  return 1
-}
-
-# Waits until URL answers 200 or the process dies or `limit` seconds pass.
-wait_http() {
-  local url=$1 pid=$2 limit=$3 i=0
-  while [ $i -lt $((limit * 5)) ]; do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] && return 0
-    sleep 0.2; i=$((i + 1))
   done
   return 1
 }
@@ -100,40 +66,29 @@ run_wrk() {
 
 http_bench() {
   local n=$1 db=$2
-  local port nport id token code body evne_pid nginx_pid rps_evne rps_nginx
+  local port nport id token code evne_pid nginx_pid rps_evne rps_nginx
   # an employee from the middle holding two profiles or more: a page of typical size
   id=$(sqlite3 -readonly "$db" "SELECT e.id FROM employee e WHERE e.archived = 0 AND e.id >= $n / 2
     AND (SELECT COUNT(*) FROM assignment a WHERE a.employee_id = e.id) >= 2 ORDER BY e.id LIMIT 1") ||
     { fail "$n: cannot read an employee id from $db"; return; }
   [ -n "$id" ] || { fail "$n: no active employee with two profiles in $db"; return; }
 
-  local rules_arg=()
-  [ -d "$RULES" ] && rules_arg=(--rules "$RULES")
   # port 0: the kernel picks a free port, which evne names in its first log line
-  "$BUILD/evne" serve --db "$db" --host 127.0.0.1 --port 0 "${rules_arg[@]}" \
-    >"$OUT/evne-$n.log" 2>&1 &
-  evne_pid=$!
-  pids+=("$evne_pid")
-  port=""
-  for _ in $(seq 1 600); do
-    port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$OUT/evne-$n.log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$evne_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  [ -n "$port" ] || { fail "$n: evne serve named no port (see $OUT/evne-$n.log)"; cleanup; return; }
-  if ! wait_http "http://127.0.0.1:$port/healthz" "$evne_pid" 120; then
+  if ! bench_serve "$OUT/evne-$n.log" --db "$db"; then
+    fail "$n: evne serve named no port (see $OUT/evne-$n.log)"
+    bench_stop_servers; return
+  fi
+  evne_pid=$EVNE_PID
+  port=$PORT
+  if ! bench_wait_http "http://127.0.0.1:$port/healthz" "$evne_pid" 120; then
     fail "$n: evne serve did not answer /healthz within 120 s (see $OUT/evne-$n.log)"
-    cleanup; return
+    bench_stop_servers; return
   fi
   local rss_start; rss_start=$(rss_of "$evne_pid")
 
-  body=$(curl -s -m 30 -X POST -H 'Content-Type: application/json' \
-    -d '{"login":"bench","password":"bench"}' "http://127.0.0.1:$port/api/v1/session")
-  token=$(printf '%s' "$body" | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
-  if [ -z "$token" ]; then
-    fail "$n: login as bench failed: $body"
-    cleanup; return
+  if ! token=$(bench_login bench bench); then
+    fail "$n: login as bench failed (see $OUT/evne-$n.log)"
+    bench_stop_servers; return
   fi
   printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$token" >"$ABS_OUT/auth.lua"
 
@@ -143,14 +98,14 @@ http_bench() {
     -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path")
   if [ "$code" != 200 ]; then
     fail "$n: GET $path answered $code: $(head -c 300 "$ABS_OUT/www$path")"
-    cleanup; return
+    bench_stop_servers; return
   fi
   local bytes; bytes=$(wc -c <"$ABS_OUT/www$path")
 
   echo "bench: $n: wrk on evne $path (${DURATION} s, $CONNECTIONS connections)" >&2
   rps_evne=$(run_wrk "http://127.0.0.1:$port$path" "$OUT/wrk-evne-$n.txt")
   local rss_end; rss_end=$(rss_of "$evne_pid")
-  cleanup
+  bench_stop_servers
 
   nport=$(free_port) || { fail "no free loopback port"; return; }
   mkdir -p "$ABS_OUT/nginx-tmp"
@@ -184,14 +139,14 @@ EOF
   "$NGINX" -p "$ABS_OUT/" -c "$ABS_OUT/nginx.conf" -e "$ABS_OUT/nginx-error.log" \
     >"$OUT/nginx-$n.log" 2>&1 &
   nginx_pid=$!
-  pids+=("$nginx_pid")
-  if ! wait_http "http://127.0.0.1:$nport$path" "$nginx_pid" 20; then
+  BENCH_PIDS+=("$nginx_pid")
+  if ! bench_wait_http "http://127.0.0.1:$nport$path" "$nginx_pid" 20; then
     fail "$n: nginx did not start (see $OUT/nginx-$n.log and $OUT/nginx-error.log)"
-    cleanup; return
+    bench_stop_servers; return
   fi
   echo "bench: $n: wrk on nginx, the same bytes as a static file" >&2
   rps_nginx=$(run_wrk "http://127.0.0.1:$nport$path" "$OUT/wrk-nginx-$n.txt")
-  cleanup
+  bench_stop_servers
 
   if [ -z "$rps_evne" ] || [ -z "$rps_nginx" ]; then
     fail "$n: a wrk run failed (see $OUT/wrk-evne-$n.txt, $OUT/wrk-nginx-$n.txt)"
