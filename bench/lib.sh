@@ -92,6 +92,15 @@ bench_copy_db() {
   sqlite3 "$src" ".backup '$db'" || bench_die "cannot copy $src"
 }
 
+# bench_schedule_off FILE: writes to FILE (for `evne serve --schedule`) the default schedule with
+# every job off, so that the only runs are the ones a benchmark asks for: a copy of a database
+# that a server without --clock has served holds due times that a later --clock may have passed,
+# and the catch-up runs would take the job (409) and the loop. bench_cleanup removes FILE.
+bench_schedule_off() {
+  BENCH_FILES+=("$1")
+  printf 'reminders off\nreports off\nsnapshot off\nbackup off\nquiet 21:00-07:00\n' >"$1"
+}
+
 # bench_serve LOG ARG...: starts `$BUILD/evne serve --host 127.0.0.1 --port 0 ARG...` (with
 # --rules rules when the tree has them) in the background, its output in LOG, and waits until
 # LOG names the port the kernel picked. Sets EVNE_PID (added to BENCH_PIDS), PORT, BASE

@@ -46,8 +46,7 @@ bench_traps
 # A copy, so that the invitations and mails made here never reach the database the others use.
 bench_copy_db "$SRC" "$DB"
 # Nothing runs by itself: the runs measured are the ones asked for.
-BENCH_FILES+=("$SCHEDULE")
-printf 'reminders off\nreports off\nsnapshot off\nbackup off\nquiet 21:00-07:00\n' >"$SCHEDULE"
+bench_schedule_off "$SCHEDULE"
 
 bench_serve_or_die "$LOG" --db "$DB" --clock "$CLOCK" --schedule "$SCHEDULE"
 bench_auth bench bench
