@@ -92,6 +92,17 @@ bench_copy_db() {
   sqlite3 "$src" ".backup '$db'" || bench_die "cannot copy $src"
 }
 
+# bench_prepare SRC DB: the start of a benchmark on a copy of a generated database: exits unless
+# curl, sqlite3, $BUILD/evne and SRC are there; sets the traps (bench_traps); makes DB a copy of
+# SRC (bench_copy_db).
+bench_prepare() {
+  bench_need curl sqlite3
+  bench_need_built evne
+  bench_need_db "$1"
+  bench_traps
+  bench_copy_db "$1" "$2"
+}
+
 # bench_schedule_off FILE: writes to FILE (for `evne serve --schedule`) the default schedule with
 # every job off, so that the only runs are the ones a benchmark asks for: a copy of a database
 # that a server without --clock has served holds due times that a later --clock may have passed,

@@ -23,13 +23,8 @@ SRC=$OUT/$N.db
 DB=$OUT/matches-$N.db
 LOG=$OUT/matches-$N.log
 
-bench_need curl sqlite3
-bench_need_built evne
-bench_need_db "$SRC"
-bench_traps
-
 # A copy, so that the course made here never reaches the database the other benchmarks use.
-bench_copy_db "$SRC" "$DB"
+bench_prepare "$SRC" "$DB"
 
 # The system with the most employees with an open gap (required above the latest level).
 SYSTEM=${BENCH_MATCH_SYSTEM:-$(sqlite3 -readonly "$SRC" "

@@ -38,13 +38,8 @@ CLOCK=1796279400      # Thursday 3 December 2026 07:30 in Oslo: the invitations 
 WEEK_ON=1796884260    # Thursday 10 December 07:31: they have waited a week
 DAY_ON=1796970600     # Friday 11 December 07:30: everybody was reminded yesterday
 
-bench_need curl sqlite3
-bench_need_built evne
-bench_need_db "$SRC"
-bench_traps
-
 # A copy, so that the invitations and mails made here never reach the database the others use.
-bench_copy_db "$SRC" "$DB"
+bench_prepare "$SRC" "$DB"
 # Nothing runs by itself: the runs measured are the ones asked for.
 bench_schedule_off "$SCHEDULE"
 

@@ -3,11 +3,10 @@
 # blocking the loop for more than 10 ms at a time). Starts `evne serve` on a copy of
 # build/bench/N.db (made by bench/run.sh) with a test clock and a schedule that runs nothing by
 # itself, creates through the API a few courses with a coming session each (so that the matching
-# policy has something to propose),
-# then runs the job "reports" by hand (POST /api/v1/admin/jobs/reports/run) and meanwhile asks
-# GET /healthz in a loop. No SMTP server is configured: the mails wait in the outbox, which is
-# where the job's work ends. Prints the figures; asserts nothing (a benchmark measures, tests
-# decide).
+# policy has something to propose), then runs the job "reports" by hand
+# (POST /api/v1/admin/jobs/reports/run) and meanwhile asks GET /healthz in a loop. No SMTP server
+# is configured: the mails wait in the outbox, which is where the job's work ends. Prints the
+# figures; asserts nothing (a benchmark measures, tests decide).
 #
 #   bench/reports.sh                          # 50,000 employees
 #   BENCH_REPORTS_SIZE=3300 bench/reports.sh
@@ -34,13 +33,8 @@ PINGS=$OUT/reports-$N-healthz.txt
 SCHEDULE=$OUT/reports-schedule.txt
 CLOCK=1796112000   # Tuesday 1 December 2026 09:00 in Oslo: a working day, out of quiet hours
 
-bench_need curl sqlite3
-bench_need_built evne
-bench_need_db "$SRC"
-bench_traps
-
 # A copy, so that the courses and mails made here never reach the database the others use.
-bench_copy_db "$SRC" "$DB"
+bench_prepare "$SRC" "$DB"
 # Nothing runs by itself: the run measured is the one asked for.
 bench_schedule_off "$SCHEDULE"
 bench_serve_or_die "$LOG" --db "$DB" --clock "$CLOCK" --schedule "$SCHEDULE"

@@ -22,13 +22,8 @@ SRC=$OUT/$N.db
 DB=$OUT/trend-$N.db
 LOG=$OUT/trend-$N.log
 
-bench_need curl sqlite3
-bench_need_built evne
-bench_need_db "$SRC"
-bench_traps
-
 # A copy, so that the snapshots made here never reach the database the other benchmarks use.
-bench_copy_db "$SRC" "$DB"
+bench_prepare "$SRC" "$DB"
 bench_serve_or_die "$LOG" --db "$DB"
 bench_auth bench bench
 
