@@ -6,6 +6,10 @@
 -- local status, json = srv:api("GET", "/systems")          -- /api/v1 prefix, admin token
 -- local status, json = srv:api("GET", "/systems", nil, false)  -- no token
 -- srv:stop() (SIGTERM; returns the exit code), srv:kill9(), srv:restart(), srv:cleanup()
+-- srv:set_clock("2026-12-01T06:00:30Z")      -- the test clock (serve --clock), admin logged in again
+-- srv:wait_run(id), srv:job_runs("reports"), srv:wait_job_runs("reports", 2)   -- the scheduler
+-- H.wait_for("what", seconds, fn)            -- fn's first true value, or fails naming what
+-- H.sql(db, "SELECT ..."), H.sql_rows(db, "SELECT ...")   -- the sqlite3 command line
 --
 -- Environment: EVNE_BIN (absolute path of build/evne), EVNE_RULES (absolute rules folder).
 -- Every wait is bounded in both count and time; a server that does not come up fails with the
@@ -61,6 +65,50 @@ local function tail(path, n)
   return table.concat(lines, "", from)
 end
 H.tail = tail
+
+-- Calls fn every `every` seconds (0.05 by default) until it returns a true value, which it
+-- returns; fails, naming `what`, when `seconds` have passed.
+function H.wait_for(what, seconds, fn, every)
+  local deadline = socket.gettime() + seconds
+  for _ = 1, 1000000 do
+    local v = fn()
+    if v then return v end
+    if socket.gettime() > deadline then break end
+    socket.sleep(every or 0.05)
+  end
+  error(("waited %s s for %s"):format(seconds, what), 2)
+end
+
+-- A new folder /tmp/PREFIX.XXXXXX (PREFIX: evne-e2e unless given).
+function H.mktemp_dir(prefix)
+  local f = assert(io.popen("mktemp -d /tmp/" .. (prefix or "evne-e2e") .. ".XXXXXX"))
+  local d = f:read("*l")
+  f:close()
+  assert(d and d ~= "", "mktemp -d failed")
+  return d
+end
+
+-- Removes a folder a spec made, unless EVNE_E2E_KEEP is set (to look at it after the run).
+function H.remove_dir(dir)
+  if dir and not os.getenv("EVNE_E2E_KEEP") then run("rm -rf " .. q(dir)) end
+end
+
+-- Runs SQL with the sqlite3 command line on the database file db (also while the server runs:
+-- WAL, and 5 s of waiting for a lock); returns what it printed, without the white space at the
+-- end.
+function H.sql(db, text)
+  local out, rc = run(("sqlite3 -cmd '.timeout 5000' %s %s"):format(q(db), q(text)))
+  assert(rc == 0, "sqlite3: " .. out)
+  return (out:gsub("%s+$", ""))
+end
+
+-- H.sql's rows as tables of column = value (sqlite3 -json).
+function H.sql_rows(db, text)
+  local out, rc = run(("sqlite3 -json -cmd '.timeout 5000' %s %s"):format(q(db), q(text)))
+  assert(rc == 0, "sqlite3: " .. out)
+  if out:match("^%s*$") then return {} end
+  return assert(H.decode(out), "sqlite3 -json: " .. out)
+end
 
 function H.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
@@ -182,18 +230,10 @@ end
 local Server = {}
 Server.__index = Server
 
-local function mktemp_dir()
-  local f = assert(io.popen("mktemp -d /tmp/evne-e2e.XXXXXX"))
-  local d = f:read("*l")
-  f:close()
-  assert(d and d ~= "", "mktemp -d failed")
-  return d
-end
-
 -- opts: request_timeout (s), idle_timeout (s), max_connections, args (extra serve arguments)
 function H.start(opts)
   local self = setmetatable({ opts = opts or {}, runs = 0, passwords = {} }, Server)
-  self.dir = mktemp_dir()
+  self.dir = H.mktemp_dir()
   self.db = self.dir .. "/evne.db"
   self.log = self.dir .. "/stderr.log"
   self.out = self.dir .. "/stdout.log"
@@ -416,6 +456,45 @@ function Server:login(login, password)
     error(("login %s answered %d: %s"):format(login, status, tostring(raw)), 2)
   end
   return body.token, body
+end
+
+-- Moves the test clock of a server started with --clock to t (an ISO UTC time, or seconds since
+-- the epoch), checks that it took it, and logs the admin in again: the session from before a jump
+-- of days has expired. Returns the ISO time.
+function Server:set_clock(t)
+  local iso = type(t) == "number" and os.date("!%Y-%m-%dT%H:%M:%SZ", t) or t
+  local body = self:expect(200, "POST", "/admin/clock", { now = iso })
+  if body.now ~= iso then
+    error(("POST /admin/clock %s: the clock says %s"):format(iso, tostring(body.now)), 2)
+  end
+  self:relogin()
+  return iso
+end
+
+-- The runs of the job `name` among the newest 100 of GET /admin/jobs, newest first.
+function Server:job_runs(name)
+  local runs = {}
+  for _, r in ipairs(self:expect(200, "GET", "/admin/jobs?limit=100").runs) do
+    if r.job == name then runs[#runs + 1] = r end
+  end
+  return runs
+end
+
+-- Waits until the job `name` has `count` runs and the newest has ended; returns the runs, newest
+-- first.
+function Server:wait_job_runs(name, count, seconds)
+  return H.wait_for(("%d runs of the job %s"):format(count, name), seconds or 30, function()
+    local runs = self:job_runs(name)
+    return #runs >= count and runs[1].state ~= "running" and runs
+  end)
+end
+
+-- Waits until the job run `id` has ended; returns it.
+function Server:wait_run(id, seconds)
+  return H.wait_for("run " .. id .. " to end", seconds or 30, function()
+    local r = self:expect(200, "GET", "/admin/jobs/runs/" .. id)
+    return r.state ~= "running" and r
+  end)
 end
 
 -- ---------------------------------------------------------------------------------------------

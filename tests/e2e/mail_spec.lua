@@ -6,110 +6,30 @@
 -- down and comes back, a 4xx and a 5xx answer, GET /api/v1/admin/outbox, a graceful stop and a
 -- kill -9 while mails are on their way, and that no mail arrives twice.
 local H = require("harness")
+local MK = require("mailkit")
 local socket = require("socket")
 
 local q = H.shell_quote
-local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "tests/e2e/"
-local SMTP = HERE .. "smtp_server.py"
--- Debian's python3 has aiosmtpd; another python3 earlier on the PATH may not.
-local PY = io.open("/usr/bin/python3") and "/usr/bin/python3" or "python3"
 local FROM = "evne@asker.kommune.no"
 local WAIT = 10 -- seconds, at most, for anything the worker does (its tick is 2 s)
 
 local function sleep(s) socket.sleep(s) end
 
--- Calls fn every 0.1 s until it returns a true value (returned), for at most `seconds`.
-local function wait_for(what, seconds, fn)
-  local deadline = socket.gettime() + seconds
-  for _ = 1, 10000 do
-    local v = fn()
-    if v then return v end
-    if socket.gettime() > deadline then break end
-    sleep(0.1)
-  end
-  error(("waited %s s for %s"):format(seconds, what), 2)
-end
-
--- --- the SMTP server ------------------------------------------------------------------------
-
-local smtp_runs = 0
-
--- Starts smtp_server.py on port (opts: reject = "550 ...", stall = true); waits until it listens.
-local function smtp_start(port, dir, opts)
-  opts = opts or {}
-  smtp_runs = smtp_runs + 1
-  local ready = ("%s/ready.%d"):format(dir, smtp_runs)
-  local log = dir .. "/smtp.log"
-  local args = { q(SMTP), "serve", "--port", port, "--dir", q(dir .. "/mail"), "--ready", q(ready) }
-  if opts.reject then args[#args + 1] = "--reject " .. q(opts.reject) end
-  if opts.stall then args[#args + 1] = "--stall" end
-  if opts.starttls then
-    args[#args + 1] = ("--starttls %s %s"):format(q(opts.starttls.cert), q(opts.starttls.key))
-  end
-  local f = assert(io.popen(("%s %s >>%s 2>&1 </dev/null & echo $!"):format(
-    PY, table.concat(args, " "), q(log))))
-  local pid = tonumber(f:read("*l"))
-  f:close()
-  assert(pid, "could not start smtp_server.py")
-  wait_for("the SMTP server to listen", 10, function() return H.read_file(ready) end)
-  return { pid = pid, port = port }
-end
-
-local function port_refuses(port)
-  local s = socket.tcp()
-  s:settimeout(0.5)
-  local ok = s:connect("127.0.0.1", port)
-  s:close()
-  return not ok
-end
-
--- Takes the server down: SIGTERM, then SIGKILL if it lingers; waits until the port refuses.
-local function smtp_stop(s)
-  if not s then return end
-  os.execute(("kill -TERM %d 2>/dev/null"):format(s.pid))
-  local deadline = socket.gettime() + 5
-  while not port_refuses(s.port) and socket.gettime() < deadline do sleep(0.05) end
-  os.execute(("kill -KILL %d 2>/dev/null"):format(s.pid))
-  wait_for("the SMTP server to go down", 5, function() return port_refuses(s.port) end)
-end
-
 -- --- what arrived ---------------------------------------------------------------------------
-
--- The .eml files received so far, oldest first.
-local function received(dir)
-  local out = H.run("ls -1 " .. q(dir .. "/mail") .. " 2>/dev/null")
-  local files = {}
-  for name in out:gmatch("[^\n]+") do
-    if name:match("%.eml$") then files[#files + 1] = dir .. "/mail/" .. name end
-  end
-  table.sort(files)
-  return files
-end
-
-local function parse(file)
-  local out, rc = H.run(("%s %s parse %s"):format(PY, q(SMTP), q(file)))
-  assert(rc == 0, "smtp_server.py parse failed: " .. out)
-  local m = H.decode(out)
-  assert(type(m) == "table", "parse gave no JSON: " .. out)
-  m.file, m.raw = file, H.read_file(file)
-  m.envelope = H.decode(H.read_file(file:gsub("%.eml$", ".json")))
-  return m
-end
 
 local function message_id(id) return "^<evne%.outbox%." .. id .. "%.%d+@asker%.kommune%.no>$" end
 
 -- The parsed messages whose Message-ID is outbox row `id`'s.
 local function arrived(dir, id)
   local found = {}
-  for _, file in ipairs(received(dir)) do
-    local m = parse(file)
+  for _, m in ipairs(MK.messages(dir)) do
     if (m.headers["message-id"] or ""):match(message_id(id)) then found[#found + 1] = m end
   end
   return found
 end
 
 local function wait_arrived(dir, id)
-  return wait_for("mail " .. id .. " to arrive", WAIT, function()
+  return H.wait_for("mail " .. id .. " to arrive", WAIT, function()
     local found = arrived(dir, id)
     return #found > 0 and found
   end)
@@ -122,15 +42,9 @@ local function lit(s)
   return "'" .. (s:gsub("'", "''")) .. "'"
 end
 
-local function sql(db, text)
-  local out, rc = H.run(("sqlite3 -cmd '.timeout 5000' %s %s"):format(q(db), q(text)))
-  assert(rc == 0, "sqlite3: " .. out)
-  return out
-end
-
 -- Puts one mail in the outbox, due now, the way mail_queue does; returns its id.
 local function queue(db, m)
-  local out = sql(db, ("INSERT INTO outbox (kind, to_addr, subject, body, ics, html, "
+  local out = H.sql(db, ("INSERT INTO outbox (kind, to_addr, subject, body, ics, html, "
     .. "attachment_name, attachment_type, attachment, next_attempt_at, created_at) VALUES "
     .. "(%s, %s, %s, %s, %s, %s, %s, %s, %s, strftime('%%s', 'now'), strftime('%%s', 'now')); "
     .. "SELECT last_insert_rowid();"):format(lit(m.kind or "reminder"), lit(m.to), lit(m.subject),
@@ -140,7 +54,7 @@ local function queue(db, m)
 end
 
 local function row(db, id)
-  local out = sql(db, ("SELECT state, attempts, coalesce(last_error, ''), coalesce(sent_at, 0) "
+  local out = H.sql(db, ("SELECT state, attempts, coalesce(last_error, ''), coalesce(sent_at, 0) "
     .. "FROM outbox WHERE id = %d"):format(id))
   local state, attempts, err, sent_at = out:match("^(%a+)|(%d+)|(.-)|(%d+)%s*$")
   assert(state, "no outbox row " .. id .. ": " .. out)
@@ -149,7 +63,7 @@ local function row(db, id)
 end
 
 local function wait_row(db, id, what, pred)
-  return wait_for(("mail %d to be %s"):format(id, what), WAIT, function()
+  return H.wait_for(("mail %d to be %s"):format(id, what), WAIT, function()
     local r = row(db, id)
     return pred(r) and r
   end)
@@ -208,20 +122,16 @@ describe("mail", function()
   local srv, dir, port, smtp
 
   setup(function()
-    local f = assert(io.popen("mktemp -d /tmp/evne-mail.XXXXXX"))
-    dir = f:read("*l")
-    f:close()
+    dir = H.mktemp_dir("evne-mail")
     port = H.free_port()
-    smtp = smtp_start(port, dir)
-    srv = H.start({ args = { "--smtp-host", "127.0.0.1", "--smtp-port", tostring(port),
-                             "--smtp-tls", "none", "--mail-from", FROM,
-                             "--mail-retry-seconds", "1" } })
+    smtp = MK.start(port, dir)
+    srv = H.start({ args = MK.serve_args(port, FROM, { "--mail-retry-seconds", "1" }) })
   end)
 
   teardown(function()
     if srv then srv:cleanup() end
-    smtp_stop(smtp)
-    if dir and not os.getenv("EVNE_E2E_KEEP") then os.execute("rm -rf " .. q(dir)) end
+    MK.stop(smtp)
+    H.remove_dir(dir)
   end)
 
   it("delivers an invitation with its headers, a Norwegian subject and the calendar", function()
@@ -314,7 +224,7 @@ describe("mail", function()
   end)
 
   it("retries while the server is down and delivers once when it is back", function()
-    smtp_stop(smtp)
+    MK.stop(smtp)
     smtp = nil
     local id = queue(srv.db, { to = "per@asker.kommune.no", subject = "Påminnelse: kurs i morgen" })
     local r = wait_row(srv.db, id, "tried", function(x) return x.attempts >= 1 end)
@@ -326,7 +236,7 @@ describe("mail", function()
     assert.truthy(out.items[1].next_attempt_at:match("^%d%d%d%d%-"))
     assert.is_true(out.counts.pending >= 1)
 
-    smtp = smtp_start(port, dir)
+    smtp = MK.start(port, dir)
     local m = wait_arrived(dir, id)[1]
     assert.equal("Påminnelse: kurs i morgen", m.headers.subject)
     r = wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
@@ -336,24 +246,24 @@ describe("mail", function()
   end)
 
   it("retries after a 4xx answer and keeps the answer until it goes", function()
-    smtp_stop(smtp)
-    smtp = smtp_start(port, dir, { reject = "451 4.3.0 Mailbox busy, try again later" })
+    MK.stop(smtp)
+    smtp = MK.start(port, dir, { reject = "451 4.3.0 Mailbox busy, try again later" })
     local id = queue(srv.db, { to = "liv@asker.kommune.no", subject = "Venteliste" })
     local r = wait_row(srv.db, id, "refused for now", function(x) return x.attempts >= 1 end)
     assert.equal("pending", r.state)
     assert.truthy(r.last_error:find("451 4.3.0 Mailbox busy, try again later", 1, true),
       r.last_error)
     assert.equal(0, #arrived(dir, id))
-    smtp_stop(smtp)
-    smtp = smtp_start(port, dir)
+    MK.stop(smtp)
+    smtp = MK.start(port, dir)
     assert.equal(1, #wait_arrived(dir, id))
     wait_row(srv.db, id, "sent", function(x) return x.state == "sent" end)
   end)
 
   it("fails a mail on a 5xx answer, with the answer in the outbox", function()
-    smtp_stop(smtp)
+    MK.stop(smtp)
     local answer = "550 5.1.1 <ukjent@asker.kommune.no>: Recipient address rejected: User unknown"
-    smtp = smtp_start(port, dir, { reject = answer })
+    smtp = MK.start(port, dir, { reject = answer })
     local id = queue(srv.db, { to = "ukjent@asker.kommune.no", subject = "Påminnelse: evaluering" })
     local r = wait_row(srv.db, id, "failed", function(x) return x.state ~= "sending" and
       x.attempts >= 1 end)
@@ -384,8 +294,8 @@ describe("mail", function()
 
   it("stops gracefully and survives kill -9 while mails are on their way: each arrives once",
     function()
-      smtp_stop(smtp)
-      smtp = smtp_start(port, dir, { stall = true }) -- takes the connection, never answers
+      MK.stop(smtp)
+      smtp = MK.start(port, dir, { stall = true }) -- takes the connection, never answers
       local ids = {}
       for i = 1, 3 do
         ids[i] = queue(srv.db, { kind = "invitation", to = ("deltaker%d@asker.kommune.no"):format(i),
@@ -399,7 +309,7 @@ describe("mail", function()
           return true
         end
       end
-      wait_for("the mails to be claimed", WAIT, all("sending"))
+      H.wait_for("the mails to be claimed", WAIT, all("sending"))
 
       -- SIGTERM with a send stuck: evne stops at once, and nothing was sent, so nothing counts
       local t0 = socket.gettime()
@@ -413,12 +323,12 @@ describe("mail", function()
 
       -- kill -9 with a send stuck: the rows stay 'sending' in the database
       srv:restart()
-      wait_for("the mails to be claimed again", WAIT, all("sending"))
+      H.wait_for("the mails to be claimed again", WAIT, all("sending"))
       assert.equal(137, srv:kill9())
       assert.is_true(all("sending")())
 
-      smtp_stop(smtp)
-      smtp = smtp_start(port, dir)
+      MK.stop(smtp)
+      smtp = MK.start(port, dir)
       srv:restart()
       for _, id in ipairs(ids) do wait_arrived(dir, id) end
       for _, id in ipairs(ids) do
@@ -437,8 +347,8 @@ describe("mail", function()
 
   it("delivered every mail of the run at most once", function()
     local seen = {}
-    for _, file in ipairs(received(dir)) do
-      local mid = parse(file).headers["message-id"]
+    for _, file in ipairs(MK.received(dir)) do
+      local mid = MK.parse(file).headers["message-id"]
       assert.is_nil(seen[mid], "arrived twice: " .. tostring(mid))
       seen[mid] = true
     end
@@ -446,7 +356,7 @@ describe("mail", function()
     assert.equal(0, out.counts.pending)
     assert.equal(0, out.counts.sending)
     assert.equal(1, out.counts.failed)
-    assert.equal(#received(dir), out.counts.sent)
+    assert.equal(#MK.received(dir), out.counts.sent)
   end)
 end)
 
@@ -494,26 +404,24 @@ describe("mail over STARTTLS", function()
     assert.equal(r.last_error, item.last_error)
     assert.equal(0, out.counts.sent)
     sleep(1.5) -- a retry has come and gone by now
-    for _, file in ipairs(received(dir)) do
-      assert.are_not.equal(to, parse(file).headers.to, "it arrived: " .. file)
+    for _, file in ipairs(MK.received(dir)) do
+      assert.are_not.equal(to, MK.parse(file).headers.to, "it arrived: " .. file)
     end
     return r
   end
 
   setup(function()
-    local f = assert(io.popen("mktemp -d /tmp/evne-tls.XXXXXX"))
-    dir = f:read("*l")
-    f:close()
+    dir = H.mktemp_dir("evne-tls")
     trusted = make_certificate(dir, "smtp")
     other = make_certificate(dir, "other")
     port = H.free_port()
-    smtp = smtp_start(port, dir, { starttls = trusted })
+    smtp = MK.start(port, dir, { starttls = trusted })
   end)
 
   teardown(function()
     for _, srv in ipairs(servers) do srv:cleanup() end
-    smtp_stop(smtp)
-    if dir and not os.getenv("EVNE_E2E_KEEP") then os.execute("rm -rf " .. q(dir)) end
+    MK.stop(smtp)
+    H.remove_dir(dir)
   end)
 
   it("delivers through STARTTLS to a server whose certificate it is told to trust", function()
@@ -547,13 +455,13 @@ describe("mail over STARTTLS", function()
 
   it("sends nothing in the clear to a server that offers no STARTTLS", function()
     local plain_port = H.free_port()
-    local plain = smtp_start(plain_port, dir)
+    local plain = MK.start(plain_port, dir)
     local srv = H.start({ args = { "--smtp-host", "127.0.0.1", "--smtp-port",
       tostring(plain_port), "--smtp-tls", "starttls", "--smtp-ca-file", trusted.cert,
       "--mail-from", FROM, "--mail-retry-seconds", "1" } })
     servers[#servers + 1] = srv
     local ok, err = pcall(refused, srv, "ola@asker.kommune.no", "STARTTLS")
-    smtp_stop(plain)
+    MK.stop(plain)
     assert(ok, err)
     srv:stop()
   end)
