@@ -6,7 +6,7 @@
 -- local status, json = srv:api("GET", "/systems")          -- /api/v1 prefix, admin token
 -- local status, json = srv:api("GET", "/systems", nil, false)  -- no token
 -- srv:stop() (SIGTERM; returns the exit code), srv:kill9(), srv:restart(), srv:cleanup()
--- srv:set_clock("2026-12-01T06:00:30Z")      -- the test clock (serve --clock), admin logged in again
+-- srv:set_clock("2026-12-01T06:00:30Z")      -- the test clock (serve --clock); admin again
 -- srv:wait_run(id), srv:job_runs("reports"), srv:wait_job_runs("reports", 2)   -- the scheduler
 -- H.wait_for("what", seconds, fn)            -- fn's first true value, or fails naming what
 -- H.sql(db, "SELECT ..."), H.sql_rows(db, "SELECT ...")   -- the sqlite3 command line

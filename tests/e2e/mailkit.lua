@@ -29,7 +29,8 @@ function M.start(port, dir, opts)
   opts = opts or {}
   starts = starts + 1
   local ready = ("%s/smtp.ready.%d"):format(dir, starts) -- new each time: a restart waits anew
-  local args = { q(M.SMTP), "serve", "--port", port, "--dir", q(dir .. "/mail"), "--ready", q(ready) }
+  local args = { q(M.SMTP), "serve", "--port", port, "--dir", q(dir .. "/mail"),
+                 "--ready", q(ready) }
   if opts.reject then args[#args + 1] = "--reject " .. q(opts.reject) end
   if opts.stall then args[#args + 1] = "--stall" end
   if opts.starttls then

@@ -6,111 +6,19 @@
 -- while the others get theirs, and a run cut short by kill -9 that runs again for its slot
 -- without mailing anyone twice.
 local H = require "harness"
+local MK = require "mailkit"
 local socket = require "socket"
 
 local q = H.shell_quote
-local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "tests/e2e/"
-local SMTP = HERE .. "smtp_server.py"
-local PY = io.open("/usr/bin/python3") and "/usr/bin/python3" or "python3"
 local FROM = "evne@asker.kommune.no"
+local sql = H.sql_rows   -- the rows of a query, as tables
 
 local DAY = 86400
 -- Monday 11 January 2027, 07:30 in Oslo (06:30 UTC): half an hour before the first run.
 local START = 1799649000
 local MONDAY = START - 6 * 3600 - 1800      -- 2027-01-11T00:00:00Z
 
-local function wait_for(what, seconds, fn)
-  local deadline = socket.gettime() + seconds
-  for _ = 1, 100000 do
-    local v = fn()
-    if v then return v end
-    if socket.gettime() > deadline then break end
-    socket.sleep(0.05)
-  end
-  error(("waited %s s for %s"):format(seconds, what), 2)
-end
-
-local function mktemp_dir(prefix)
-  local f = assert(io.popen("mktemp -d /tmp/" .. prefix .. ".XXXXXX"))
-  local d = f:read("*l")
-  f:close()
-  return d
-end
-
--- --- the SMTP server and what it received -------------------------------------------------
-
-local function smtp_start(port, dir)
-  local ready = dir .. "/ready"
-  local f = assert(io.popen(("%s %s serve --port %d --dir %s --ready %s >>%s 2>&1 </dev/null & echo $!")
-    :format(PY, q(SMTP), port, q(dir .. "/mail"), q(ready), q(dir .. "/smtp.log"))))
-  local pid = tonumber(f:read("*l"))
-  f:close()
-  assert(pid, "could not start smtp_server.py")
-  wait_for("the SMTP server to listen", 10, function() return H.read_file(ready) end)
-  return pid
-end
-
-local function smtp_stop(pid)
-  if not pid then return end
-  os.execute(("kill -TERM %d 2>/dev/null; sleep 0.2; kill -KILL %d 2>/dev/null"):format(pid, pid))
-end
-
--- Every message received, parsed by Python's email package: {headers, parts, envelope}.
-local function received(dir)
-  local out = H.run("ls -1 " .. q(dir .. "/mail") .. " 2>/dev/null")
-  local list = {}
-  for name in out:gmatch("[^\n]+") do
-    if name:match("%.eml$") then
-      local file = dir .. "/mail/" .. name
-      local text, rc = H.run(("%s %s parse %s"):format(PY, q(SMTP), q(file)))
-      assert(rc == 0, "smtp_server.py parse failed: " .. text)
-      local m = assert(H.decode(text), text)
-      m.envelope = H.decode(H.read_file((file:gsub("%.eml$", ".json"))))
-      list[#list + 1] = m
-    end
-  end
-  return list
-end
-
--- The outbox row a received message came from (its Message-ID names it), or nil.
-local function outbox_id_of(m)
-  return tonumber((m.headers["message-id"] or ""):match("^<evne%.outbox%.(%d+)%.%d+@"))
-end
-
--- --- the database, read with the sqlite3 command line (WAL: while the server runs) ----------
-
-local function sql(db, text)
-  local out, rc = H.run(("sqlite3 -json -cmd '.timeout 5000' %s %s"):format(q(db), q(text)))
-  assert(rc == 0, "sqlite3: " .. out)
-  if out:match("^%s*$") then return {} end
-  return assert(H.decode(out), "sqlite3 -json: " .. out)
-end
-
--- --- the scheduler and the clock ------------------------------------------------------------
-
-local function reminder_runs(srv)
-  local list = srv:expect(200, "GET", "/admin/jobs?limit=100")
-  local runs = {}
-  for _, r in ipairs(list.runs) do
-    if r.job == "reminders" then runs[#runs + 1] = r end
-  end
-  return runs -- newest first
-end
-
--- Waits until there are n reminders runs and the newest has ended; returns the runs.
-local function wait_runs(srv, n)
-  return wait_for(n .. " reminders runs", 30, function()
-    local runs = reminder_runs(srv)
-    return #runs >= n and runs[1].state ~= "running" and runs
-  end)
-end
-
-local function set_clock(srv, t)
-  local iso = os.date("!%Y-%m-%dT%H:%M:%SZ", t)
-  local body = srv:expect(200, "POST", "/admin/clock", { now = iso })
-  assert.equal(iso, body.now)
-  srv:relogin() -- a session from days ago has expired
-end
+-- --- the clock ------------------------------------------------------------------------------
 
 -- 08:00:05 in Oslo (CET) on the day `day` days after Monday 11 January 2027.
 local function morning(day) return MONDAY + day * DAY + 7 * 3600 + 5 end
@@ -146,9 +54,9 @@ describe("reminders", function()
 
   -- Moves the clock to the morning of `day`, waits for its run, and returns what it sent.
   local function run_day(day, want_trigger)
-    set_clock(srv, morning(day))
+    srv:set_clock(morning(day))
     runs = runs + 1
-    local run = wait_runs(srv, runs)[1]
+    local run = srv:wait_job_runs("reminders", runs)[1]
     assert.equal("ok", run.state)
     assert.equal(want_trigger or "schedule", run.trigger)
     local seen, rows = new_reminders()
@@ -156,12 +64,11 @@ describe("reminders", function()
   end
 
   setup(function()
-    dir = mktemp_dir("evne-reminders")
+    dir = H.mktemp_dir("evne-reminders")
     local port = H.free_port()
-    smtp = smtp_start(port, dir)
-    srv = H.start({ args = { "--clock", tostring(START), "--smtp-host", "127.0.0.1",
-                             "--smtp-port", tostring(port), "--smtp-tls", "none",
-                             "--mail-from", FROM, "--mail-retry-seconds", "1" } })
+    smtp = MK.start(port, dir)
+    srv = H.start({ args = MK.serve_args(port, FROM, { "--mail-retry-seconds", "1",
+                                                       "--clock", tostring(START) }) })
     names[srv.admin_id] = "admin"
     id.admin = srv.admin_id
     email.admin = srv:expect(200, "GET", "/employees/" .. srv.admin_id).email
@@ -202,12 +109,12 @@ describe("reminders", function()
 
   teardown(function()
     if srv then srv:cleanup() end
-    smtp_stop(smtp)
-    if dir and not os.getenv("EVNE_E2E_KEEP") then os.execute("rm -rf " .. q(dir)) end
+    MK.stop(smtp)
+    H.remove_dir(dir)
   end)
 
   it("are not sent before their time", function()
-    assert.same({}, reminder_runs(srv))
+    assert.same({}, srv:job_runs("reminders"))
     assert.same({}, (new_reminders()))
   end)
 
@@ -269,7 +176,7 @@ describe("reminders", function()
     assert.truthy(ola.body:find("Sted: Rådhuset, møterom 2", 1, true), ola.body)
 
     -- ola answers: that invitation is no longer a reason to remind him
-    set_clock(srv, morning(8) - 3600)
+    srv:set_clock(morning(8) - 3600)
     srv:expect(200, "POST", "/enrolments/" .. enrolment.ola .. "/accept", H.object(),
                srv:login("ola"))
     assert.same({}, (run_day(8)))
@@ -292,7 +199,7 @@ describe("reminders", function()
     local emma = rows["emma self_assessment"]
     assert.equal(email.leder, emma.to_addr)
     assert.equal("Påminnelse: Emma Smith har ikke oppdatert egenvurderingen sin", emma.subject)
-    local run = reminder_runs(srv)[1]
+    local run = srv:job_runs("reminders")[1]
     assert.equal(3, run.summary.reminders)
     assert.equal(2, run.summary.to_managers)
   end)
@@ -305,7 +212,7 @@ describe("reminders", function()
     assert.same({ "leder approval employee" }, seen)
     assert.equal(enrolment.siri, rows["leder approval"].enrolment_id)
     socket.sleep(0.5)
-    assert.equal(runs, #reminder_runs(srv))           -- one run, not three
+    assert.equal(runs, #srv:job_runs("reminders"))           -- one run, not three
   end)
 
   it("never reminded someone with nothing due, and mailed each reminder once", function()
@@ -316,14 +223,14 @@ describe("reminders", function()
       assert.is_not.equal(id.kari, r.employee_id)
       assert.is_not.equal(id.siri, r.employee_id)
     end
-    wait_for("the outbox to empty", 30, function()
+    H.wait_for("the outbox to empty", 30, function()
       local c = srv:expect(200, "GET", "/admin/outbox").counts
       return c.pending == 0 and c.sending == 0
     end)
     assert.equal(0, srv:expect(200, "GET", "/admin/outbox").counts.failed)
     local got = {}
-    for _, m in ipairs(received(dir)) do
-      local oid = outbox_id_of(m)
+    for _, m in ipairs(MK.messages(dir)) do
+      local oid = MK.outbox_id(m)
       if oid then
         got[oid] = got[oid] or {}
         table.insert(got[oid], m)
@@ -346,7 +253,7 @@ describe("a reminders policy that fails for one employee", function()
   local srv, rules
 
   setup(function()
-    rules = mktemp_dir("evne-reminders-rules")
+    rules = H.mktemp_dir("evne-reminders-rules")
     H.run(("cp -R %s/. %s"):format(q(H.RULES), q(rules)))
     local file = rules .. "/reminders.lua"
     local text = assert(H.read_file(file))
@@ -364,7 +271,7 @@ describe("a reminders policy that fails for one employee", function()
 
   teardown(function()
     if srv then srv:cleanup() end
-    if rules then os.execute("rm -rf " .. q(rules)) end
+    H.remove_dir(rules)
   end)
 
   it("logs and counts the error, and the run goes on for the others", function()
@@ -374,10 +281,7 @@ describe("a reminders policy that fails for one employee", function()
       ids[name] = srv:employee({ department_id = dept, name = name })
     end
     local run = srv:expect(202, "POST", "/admin/jobs/reminders/run", H.object())
-    run = wait_for("the run to end", 30, function()
-      local r = srv:expect(200, "GET", "/admin/jobs/runs/" .. run.id)
-      return r.state ~= "running" and r
-    end)
+    run = srv:wait_run(run.id)
     assert.equal("ok", run.state)
     assert.equal(5, run.summary.employees)
     assert.equal(2, run.summary.errors)
@@ -441,7 +345,7 @@ describe("a reminders run cut short by kill -9", function()
   it("runs again for the same slot, and nobody gets two reminders", function()
     local run = srv:expect(202, "POST", "/admin/jobs/reminders/run", H.object())
     -- kill -9 as soon as some steps are committed
-    wait_for("the first reminders", 30, function()
+    H.wait_for("the first reminders", 30, function()
       return sql(srv.db, "SELECT count(*) AS n FROM reminder")[1].n > 0
     end)
     assert.equal(137, srv:kill9())
@@ -451,7 +355,7 @@ describe("a reminders run cut short by kill -9", function()
     assert.is_true(before > 0 and before < N + 1, "reminders before the kill: " .. before)
 
     srv:restart()
-    local runs = wait_runs(srv, 2)
+    local runs = srv:wait_job_runs("reminders", 2)
     local again = runs[1]
     assert.equal("ok", again.state)
     assert.equal("manual", again.trigger)
