@@ -11,72 +11,17 @@
 -- and e3. Departments: the root (admin, V), A "Helse & omsorg" (M, its manager, and e1), B "Natt"
 -- under A (e2), C "Skole" (e3).
 local H = require("harness")
+local MK = require("mailkit")
 local socket = require("socket")
 
-local q = H.shell_quote
-local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "tests/e2e/"
-local SMTP = HERE .. "smtp_server.py"
-local PY = io.open("/usr/bin/python3") and "/usr/bin/python3" or "python3"
+local part = MK.part
+
 local BOM = "\239\187\191"
 
 local OCT_15 = 1792058400   -- 2026-10-15T10:00:00Z
 local NOV_10 = "2026-11-10T09:00:00Z"
 local NOV_12 = "2026-11-12T12:00:00Z"
 local DEC_1_DUE = "2026-12-01T06:00:30Z" -- 07:00:30 in Oslo on the first working day
-
-local function wait_for(what, seconds, fn)
-  local deadline = socket.gettime() + seconds
-  for _ = 1, 100000 do
-    local v = fn()
-    if v then return v end
-    if socket.gettime() > deadline then break end
-    socket.sleep(0.1)
-  end
-  error(("waited %s s for %s"):format(seconds, what), 2)
-end
-
--- --- the SMTP server and what it received ---------------------------------------------------
-
-local function smtp_start(port, dir)
-  local ready = dir .. "/smtp.ready"
-  local f = assert(io.popen(("%s %s serve --port %d --dir %s --ready %s >>%s 2>&1 </dev/null & echo $!")
-    :format(PY, q(SMTP), port, q(dir .. "/mail"), q(ready), q(dir .. "/smtp.log"))))
-  local pid = tonumber(f:read("*l"))
-  f:close()
-  assert(pid, "could not start smtp_server.py")
-  wait_for("the SMTP server to listen", 10, function() return H.read_file(ready) end)
-  return pid
-end
-
-local function received(dir)
-  local out = H.run("ls -1 " .. q(dir .. "/mail") .. " 2>/dev/null")
-  local files = {}
-  for name in out:gmatch("[^\n]+") do
-    if name:match("%.eml$") then files[#files + 1] = dir .. "/mail/" .. name end
-  end
-  table.sort(files)
-  return files
-end
-
-local function parse(file)
-  local out, rc = H.run(("%s %s parse %s"):format(PY, q(SMTP), q(file)))
-  assert(rc == 0, "smtp_server.py parse failed: " .. out)
-  local m = assert(H.decode(out), "parse gave no JSON: " .. out)
-  m.envelope = H.decode(H.read_file(file:gsub("%.eml$", ".json")))
-  return m
-end
-
-local function part(m, content_type)
-  for _, p in ipairs(m.parts) do
-    if p.content_type == content_type then return p end
-  end
-end
-
-local function sql(db, text)
-  local out, rc = H.run(("sqlite3 -cmd '.timeout 5000' %s %s"):format(q(db), q(text)))
-  assert(rc == 0, "sqlite3: " .. out)
-  return out
-end
 
 -- --- CSV ---------------------------------------------------------------------------------------
 
@@ -123,7 +68,7 @@ local function csv_parts(text)
 end
 
 describe("the monthly reports", function()
-  local srv, dir, port, smtp_pid, schedule
+  local srv, dir, port, smtp, schedule
   local id, tok = {}, {}
   local R = {}        -- requirement ids
   local K, S1, S2     -- the course and its sessions
@@ -136,8 +81,7 @@ describe("the monthly reports", function()
   end
 
   local function set_clock(iso)
-    assert.equal(iso, srv:expect(200, "POST", "/admin/clock", { now = iso }).now)
-    srv:relogin()
+    srv:set_clock(iso)
     login_all()
   end
 
@@ -159,15 +103,14 @@ describe("the monthly reports", function()
 
   setup(function()
     port = H.free_port()
-    dir = H.run("mktemp -d /tmp/evne-reports.XXXXXX"):gsub("%s+$", "")
-    smtp_pid = smtp_start(port, dir)
+    dir = H.mktemp_dir("evne-reports")
+    smtp = MK.start(port, dir)
     schedule = dir .. "/schedule"
     local f = assert(io.open(schedule, "w"))
     f:write("reports monthly workday 1 07:00\nquiet 21:00-07:00\n")
     f:close()
-    srv = H.start({ args = { "--clock", tostring(OCT_15), "--schedule", schedule,
-                             "--smtp-host", "127.0.0.1", "--smtp-port", tostring(port),
-                             "--smtp-tls", "none", "--mail-from", "evne@example.no" } })
+    srv = H.start({ args = MK.serve_args(port, "evne@example.no", { "--clock", tostring(OCT_15),
+                                                                     "--schedule", schedule }) })
     A = srv:department("Helse & omsorg", 1)
     B = srv:department("Natt", A)
     C = srv:department("Skole", 1)
@@ -213,8 +156,8 @@ describe("the monthly reports", function()
 
   teardown(function()
     if srv then srv:cleanup() end
-    if smtp_pid then os.execute(("kill -TERM %d 2>/dev/null"):format(smtp_pid)) end
-    if dir and not os.getenv("EVNE_E2E_KEEP") then H.run("rm -rf " .. q(dir)) end
+    MK.stop(smtp)
+    H.remove_dir(dir)
   end)
 
   describe("the employee report", function()
@@ -435,15 +378,11 @@ describe("the monthly reports", function()
     it("mails every report with its HTML and the CSV attached, once a month", function()
       -- e3 reads English; e2's report was sent already by a run cut short
       srv:expect(200, "PATCH", "/employees/" .. id.e3, { lang = "en" })
-      sql(srv.db, ("INSERT INTO report_sent (report, period, recipient_id, subject_id, sent_at) "
+      H.sql(srv.db, ("INSERT INTO report_sent (report, period, recipient_id, subject_id, sent_at) "
         .. "VALUES ('employee', '2026-11', %d, %d, 0)"):format(id.e2, id.e2))
       set_clock(DEC_1_DUE)
-      local run = wait_for("the reports run", 20, function()
-        local jobs = srv:expect(200, "GET", "/admin/jobs")
-        for _, r in ipairs(jobs.runs) do
-          if r.job == "reports" and r.state ~= "running" then return r end
-        end
-      end)
+      -- the second run: the first caught up with October when the clock jumped past 2 November
+      local run = srv:wait_job_runs("reports", 2, 20)[1]
       assert.equal("ok", run.state)
       assert.equal("schedule", run.trigger)
       local s = run.summary
@@ -456,8 +395,8 @@ describe("the monthly reports", function()
       local parsed = {}
       local function november()
         local out = {}
-        for _, file in ipairs(received(dir)) do
-          parsed[file] = parsed[file] or parse(file)
+        for _, file in ipairs(MK.received(dir)) do
+          parsed[file] = parsed[file] or MK.parse(file)
           local csv = part(parsed[file], "text/csv")
           if csv and type(csv.filename) == "string" and csv.filename:find("%-2026%-11%.csv$") then
             out[#out + 1] = parsed[file]
@@ -465,10 +404,10 @@ describe("the monthly reports", function()
         end
         return out
       end
-      wait_for("7 report mails", 20, function() return #november() >= 7 end)
+      H.wait_for("7 report mails", 20, function() return #november() >= 7 end)
       local got = november()
       assert.equal(7, #got)
-      local before = #received(dir)
+      local before = #MK.received(dir)
       local function mail(to, subject)
         for _, x in ipairs(got) do
           if x.envelope.rcpt_tos[1] == to and x.headers.subject == subject then return x end
@@ -518,19 +457,16 @@ describe("the monthly reports", function()
       local ocsv = csv_parts(part(org, "text/csv").text)
       assert.same({ "Hele organisasjonen", "6", "3", "6", "4", "3", "8", "33,3" }, ocsv[1][2])
 
-      assert.equal("8", (sql(srv.db, "SELECT count(*) FROM report_sent WHERE period = '2026-11'")
+      assert.equal("8", (H.sql(srv.db, "SELECT count(*) FROM report_sent WHERE period = '2026-11'")
         :gsub("%s+", "")))
 
       -- again for the same month: everyone is skipped, nothing is sent
       local again = srv:expect(202, "POST", "/admin/jobs/reports/run")
-      local done = wait_for("the second run", 20, function()
-        local r = srv:expect(200, "GET", "/admin/jobs/runs/" .. again.id)
-        return r.state ~= "running" and r
-      end)
+      local done = srv:wait_run(again.id, 20)
       assert.equal("ok", done.state)
       assert.same({ 0, 8, 0 }, { done.summary.mails, done.summary.skipped, done.summary.errors })
       socket.sleep(2.5)   -- longer than the delivery worker's tick
-      assert.equal(before, #received(dir))
+      assert.equal(before, #MK.received(dir))
       assert.equal(7, #november())
     end)
   end)
