@@ -10,11 +10,7 @@ local socket = require "socket"
 
 local q = H.shell_quote
 
-local function sqlite(db, query)
-  local out, rc = H.run(("sqlite3 -cmd '.timeout 5000' %s %s"):format(q(db), q(query)))
-  assert(rc == 0, "sqlite3: " .. out)
-  return (out:gsub("%s+$", ""))
-end
+local sqlite = H.sql
 
 local function exists(path)
   local f = io.open(path, "rb")
@@ -199,29 +195,6 @@ describe("the scheduled backup", function()
   local START = 1795684800
   local srv, dir
 
-  local function runs(list)
-    local out = {}
-    for _, r in ipairs(list.runs) do
-      if r.job == "backup" then out[#out + 1] = r end
-    end
-    return out
-  end
-
-  local function wait_runs(count)
-    for _ = 1, 400 do
-      local list = srv:expect(200, "GET", "/admin/jobs")
-      local r = runs(list)
-      if #r >= count and r[1].state ~= "running" then return r end
-      socket.sleep(0.05)
-    end
-    error("the backup job did not run " .. count .. " times")
-  end
-
-  local function set_clock(iso)
-    srv:expect(200, "POST", "/admin/clock", { now = iso })
-    srv:relogin()
-  end
-
   setup(function()
     local tmp = H.start()   -- only for a folder and a database made by init
     tmp:stop()
@@ -253,8 +226,8 @@ describe("the scheduled backup", function()
     local names = {}
     for day = 27, 29 do
       srv:department("Før kopi " .. day)
-      set_clock(("2026-11-%02dT01:30:05Z"):format(day))
-      local r = wait_runs(day - 26)[1]
+      srv:set_clock(("2026-11-%02dT01:30:05Z"):format(day))
+      local r = srv:wait_job_runs("backup", day - 26, 20)[1]
       assert.equal("ok", r.state, r.error)
       assert.equal("schedule", r.trigger)
       local s = r.summary
@@ -274,7 +247,7 @@ describe("the scheduled backup", function()
     assert.is_false(exists(names[1]))
     assert.is_true(exists(names[2]))
     assert.is_true(exists(names[3]))
-    local last = runs(srv:expect(200, "GET", "/admin/jobs"))[1]
+    local last = srv:job_runs("backup")[1]
     assert.same({ "evne-20261127T013005Z.db" }, last.summary.deleted)
   end)
 
@@ -282,12 +255,7 @@ describe("the scheduled backup", function()
     os.execute("rm -rf " .. q(dir))
     local status, run = srv:api("POST", "/admin/jobs/backup/run", H.object())
     assert.is_true(status == 201 or status == 202, "the run answered " .. tostring(status))
-    local r
-    for _ = 1, 200 do
-      r = srv:expect(200, "GET", "/admin/jobs/runs/" .. run.id)
-      if r.state ~= "running" then break end
-      socket.sleep(0.05)
-    end
+    local r = srv:wait_run(run.id, 10)
     assert.equal("failed", r.state)
     assert.matches("backup folder", r.error)
   end)

@@ -23,32 +23,13 @@ local function runs_of(list, name)
   return out
 end
 
--- Waits until run id has finished; returns it.
-local function finished(srv, id)
-  for _ = 1, 200 do
-    local run = srv:expect(200, "GET", "/admin/jobs/runs/" .. id)
-    if run.state ~= "running" then return run end
-    socket.sleep(0.05)
-  end
-  error("run " .. id .. " did not finish")
-end
-
--- Waits until job has count runs; returns the jobs list.
+-- Waits until job has count runs and the newest has ended; returns the jobs list.
 local function wait_runs(srv, name, count)
-  local list
-  for _ = 1, 200 do
-    list = srv:expect(200, "GET", "/admin/jobs")
+  return H.wait_for(("%d runs of the job %s"):format(count, name), 10, function()
+    local list = srv:expect(200, "GET", "/admin/jobs")
     local runs = runs_of(list, name)
-    if #runs >= count and runs[1].state ~= "running" then return list end
-    socket.sleep(0.05)
-  end
-  error(("job %s has %d runs, not %d"):format(name, #runs_of(list, name), count))
-end
-
-local function set_clock(srv, iso)
-  local body = srv:expect(200, "POST", "/admin/clock", { now = iso })
-  assert.equal(iso, body.now)
-  srv:relogin()   -- the sessions of a clock weeks ahead have expired
+    return #runs >= count and runs[1].state ~= "running" and list
+  end)
 end
 
 describe("the scheduler", function()
@@ -87,7 +68,7 @@ describe("the scheduler", function()
     assert.equal("snapshot", run.job)
     assert.equal("manual", run.trigger)
     assert.equal(srv.admin_id, run.by)
-    run = finished(srv, run.id)
+    run = srv:wait_run(run.id, 10)
     assert.equal("ok", run.state)
     assert.equal(H.null, run.error)
     assert.is_number(run.summary.steps)
@@ -104,10 +85,10 @@ describe("the scheduler", function()
   end)
 
   it("runs a job when the clock passes its time, once, and moves its next run", function()
-    set_clock(srv, "2026-11-30T23:29:00Z")
+    srv:set_clock("2026-11-30T23:29:00Z")
     socket.sleep(0.3)
     assert.same({}, runs_of(srv:expect(200, "GET", "/admin/jobs"), "snapshot"))
-    set_clock(srv, "2026-11-30T23:30:05Z")
+    srv:set_clock("2026-11-30T23:30:05Z")
     local list = wait_runs(srv, "snapshot", 1)
     local runs = runs_of(list, "snapshot")
     assert.equal(1, #runs)

@@ -67,11 +67,8 @@ describe("the trend", function()
   end
 
   local function clock(iso)
-    local st, body = srv:api("POST", "/admin/clock", { now = iso })
-    assert.equals(200, st)
-    assert.equals(iso, body.now)
-    srv:relogin() -- the admin's token may have expired with the jump
-    tokens = {}
+    srv:set_clock(iso)
+    tokens = {} -- their sessions may have expired with the jump
   end
 
   local function token(login)
@@ -81,18 +78,11 @@ describe("the trend", function()
 
   -- Waits (bounded) for the snapshot job's run for a slot to finish; returns the run.
   local function wait_run(slot_iso)
-    local deadline = socket.gettime() + 5
-    for _ = 1, 500 do
-      local body = srv:expect(200, "GET", "/admin/jobs?limit=100")
-      for _, run in ipairs(body.runs) do
-        if run.job == "snapshot" and run.slot == slot_iso and run.state ~= "running" then
-          return run
-        end
+    return H.wait_for("the snapshot job's run for " .. slot_iso, 5, function()
+      for _, run in ipairs(srv:job_runs("snapshot")) do
+        if run.slot == slot_iso and run.state ~= "running" then return run end
       end
-      if socket.gettime() > deadline then break end
-      socket.sleep(0.02)
-    end
-    error("the snapshot job did not run for " .. slot_iso)
+    end, 0.02)
   end
 
   local function assess(ekey, levels, source)
@@ -217,12 +207,7 @@ describe("the trend", function()
     clock("2026-12-05T12:00:00Z")
     assess("e4", { r1 = 4, r2 = 2 }, "self")
     local again = srv:expect(202, "POST", "/admin/jobs/snapshot/run")
-    local rerun
-    for _ = 1, 250 do
-      rerun = srv:expect(200, "GET", "/admin/jobs/runs/" .. again.id)
-      if rerun.state ~= "running" then break end
-      socket.sleep(0.02)
-    end
+    local rerun = srv:wait_run(again.id, 5)
     assert.equals("ok", rerun.state)
     assert.is_true(rerun.summary.skipped)
     assert.equals("2026-12", rerun.summary.period)
