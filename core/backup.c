@@ -643,7 +643,7 @@ static void prune(struct job *j)
         names[n++] = xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_name);
+    util_sort(names, n, sizeof *names, by_name);
     size_t drop = n > (size_t)scheduled.keep ? n - (size_t)scheduled.keep : 0;
     for (size_t i = 0; i < n; i++) {
         if (i < drop) {

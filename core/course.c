@@ -2376,11 +2376,11 @@ int course_matches(struct app *a, int64_t course_id, const int64_t *departments,
 
     if (rc == 0) {
         if (items.n > 1)
-            qsort(items.rows, items.n, sizeof *items.rows, cmp_by_priority);
+            util_sort(items.rows, items.n, sizeof *items.rows, cmp_by_priority);
         if (lacking.n > 1)
-            qsort(lacking.rows, lacking.n, sizeof *lacking.rows, cmp_by_name);
+            util_sort(lacking.rows, lacking.n, sizeof *lacking.rows, cmp_by_name);
         if (enrolled.n > 1)
-            qsort(enrolled.rows, enrolled.n, sizeof *enrolled.rows, cmp_by_name);
+            util_sort(enrolled.rows, enrolled.n, sizeof *enrolled.rows, cmp_by_name);
         matches_write(out, course_id, session_id, &items, &lacking, &enrolled, &pool);
     }
     match_list_free(&items);

@@ -292,7 +292,7 @@ static void recompute_required(struct gap_index *x, struct emp *e)
     for (uint32_t i = 0; i < e->npairs; i++)
         lvl[e->pairs[i].req] = 0;
     if (added)
-        qsort(e->pairs, e->npairs, sizeof *e->pairs, pair_cmp);
+        util_sort(e->pairs, e->npairs, sizeof *e->pairs, pair_cmp);
 }
 
 static void agg_add(struct agg *a, const struct agg *b, int sign)
@@ -1010,7 +1010,7 @@ int gap_employee(const struct gap_index *x, int64_t employee_id, struct gap_cell
             .class_id = r->cls[p->required][actual],
         };
     }
-    qsort(cs, n, sizeof *cs, cell_cmp);
+    util_sort(cs, n, sizeof *cs, cell_cmp);
     struct gap_cell *out = xmalloc((n ? n : 1) * sizeof *out);
     for (size_t i = 0; i < n; i++)
         out[i] = cs[i].cell;
@@ -1087,7 +1087,7 @@ static void dept_order(struct gap_index *x)
         }
     }
     order_x = x;
-    qsort(x->dept_order, x->ndept_order, sizeof *x->dept_order, depth_cmp);
+    util_sort(x->dept_order, x->ndept_order, sizeof *x->dept_order, depth_cmp);
     free(order_depth);
     order_depth = NULL;
     x->dept_order_valid = 1;
@@ -1154,7 +1154,7 @@ void gap_rollup(struct gap_index *x, enum gap_dim dim, const struct gap_filter *
         for (size_t d = 0; d < x->ndept; d++)
             for (uint32_t i = 0; in[d] && i < x->depts[d].nemps; i++)
                 scope[nscope++] = x->depts[d].emps[i];
-        qsort(scope, nscope, sizeof *scope, int32_cmp);
+        util_sort(scope, nscope, sizeof *scope, int32_cmp);
     }
     size_t nwalk = in ? nscope : x->nemp;
 #define WALK_ID(i) (in ? (size_t)scope[i] : (i))

@@ -1350,7 +1350,7 @@ size_t hrimport_plan(struct hrimport *im)
     if (!im->nfiles)
         problem(im, NONE, 0, -1, "no_file", "there is no file to import", NULL, NULL, NULL);
     if (im->nproblems)
-        qsort(im->problems, im->nproblems, sizeof *im->problems, problem_cmp);
+        util_sort(im->problems, im->nproblems, sizeof *im->problems, problem_cmp);
     return im->problems_total;
 }
 

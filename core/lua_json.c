@@ -192,7 +192,7 @@ static json_t *convert_table(struct conv *c, int idx, int depth)
         goto done;
     }
     if (n)
-        qsort(m, n, sizeof *m, member_cmp);
+        util_sort(m, n, sizeof *m, member_cmp);
     result = strings ? json_object() : json_array();
     for (size_t i = 0; i < n; i++) {
         if (strings)

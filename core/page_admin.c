@@ -186,7 +186,7 @@ static void depts_load(struct app *a, struct depts *ds)
     ds->by_id = xmalloc((ds->n ? ds->n : 1) * sizeof *ds->by_id);
     for (size_t i = 0; i < ds->n; i++)
         ds->by_id[i] = &ds->d[i];
-    qsort(ds->by_id, ds->n, sizeof *ds->by_id, by_id);
+    util_sort(ds->by_id, ds->n, sizeof *ds->by_id, by_id);
     /* backwards, so that each list of children comes out in name order */
     for (size_t i = ds->n; i-- > 0;) {
         struct dept *p = ds->d[i].parent ? dept_find(ds, ds->d[i].parent) : NULL;

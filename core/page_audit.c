@@ -140,8 +140,7 @@ static void page_audit(struct api_req *r)
     json_t *filter = json_object();
     for (size_t i = 0; filter_names[i]; i++) {
         char *v = http_query_param(r->http, filter_names[i]);
-        json_object_set_new(filter, filter_names[i],
-                            json_string(util_utf8_clean(v ? v : xstrdup(""))));
+        json_object_set_new(filter, filter_names[i], json_string(v ? util_utf8_clean(v) : ""));
         free(v);
     }
     json_t *opts = json_array();

@@ -531,7 +531,7 @@ static json_t *chart_json(const struct api_req *r, const struct report *q,
     for (size_t i = 0; i < n; i++)
         if (coverage ? rows[i].demanded > 0 : rows[i].gap_sum > 0)
             pick[k++] = &rows[i];
-    qsort(pick, k, sizeof *pick, coverage ? chart_coverage_cmp : chart_gap_cmp);
+    util_sort(pick, k, sizeof *pick, coverage ? chart_coverage_cmp : chart_gap_cmp);
     if (k > CHART_ROWS)
         k = CHART_ROWS;
     json_t *items = json_array();

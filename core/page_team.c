@@ -158,9 +158,9 @@ static int team_open(struct api_req *r, const char *param, struct team *t)
         for (size_t i = 0; i < t->nemps; i++)
             t->emps[i] = (struct member){rows[i].name, rows[i].id};
         free(rows);
-        qsort(t->emps, t->nemps, sizeof *t->emps, member_by_name);
+        util_sort(t->emps, t->nemps, sizeof *t->emps, member_by_name);
     }
-    qsort(t->depts, t->ndepts, sizeof *t->depts, row_by_name);
+    util_sort(t->depts, t->ndepts, sizeof *t->depts, row_by_name);
     return 0;
 }
 
@@ -714,7 +714,7 @@ static void page_team_gaps(struct api_req *r)
         if (used[s])
             sys[ncol++] = sys[s];
     free(used);
-    qsort(sys, ncol, sizeof *sys, row_by_name);
+    util_sort(sys, ncol, sizeof *sys, row_by_name);
     json_t *systems = json_array(), *rows = json_array();
     for (size_t j = 0; j < ncol; j++)
         json_array_append_new(systems, json_pack("{s:I, s:s}", "id", (json_int_t)sys[j].id,

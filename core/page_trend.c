@@ -110,7 +110,7 @@ static json_t *departments(struct api_req *r)
     }
     sqlite3_reset(st);
     if (n)
-        qsort(d, n, sizeof *d, dept_cmp);
+        util_sort(d, n, sizeof *d, dept_cmp);
     json_t *out = json_array();
     add_departments(r, out, d, n, 0, 0);
     for (size_t i = 0; i < n; i++)

@@ -215,7 +215,7 @@ static int load_approvals(struct app *a, struct run *r, int64_t now)
     }
     sqlite3_reset(st);
     if (r->napprovals)
-        qsort(r->approvals, r->napprovals, sizeof *r->approvals, cmp_approval);
+        util_sort(r->approvals, r->napprovals, sizeof *r->approvals, cmp_approval);
     return 0;
 }
 

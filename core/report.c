@@ -357,7 +357,7 @@ static void ctx_attended(struct report_ctx *c)
                                               sqlite3_column_int64(st, 2)};
     }
     sqlite3_reset(st);
-    qsort(c->att, c->natt, sizeof *c->att, cmp_attended);
+    util_sort(c->att, c->natt, sizeof *c->att, cmp_attended);
 }
 
 /* The course's effect over all its attendees (course_effect's total), read once per ctx. */
@@ -534,8 +534,8 @@ static void enrolments_read(struct report_ctx *c, int64_t employee_id, struct en
                                  text_json(db_text(st, 6))));
     }
     sqlite3_reset(st);
-    qsort(en->attended, en->nattended, sizeof(int64_t), cmp_i64);
-    qsort(en->open, en->nopen, sizeof(int64_t), cmp_i64);
+    util_sort(en->attended, en->nattended, sizeof(int64_t), cmp_i64);
+    util_sort(en->open, en->nopen, sizeof(int64_t), cmp_i64);
 }
 
 /* The matching policy's proposals for one employee's open gaps, without the courses they have
@@ -868,9 +868,9 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
         }
     }
     if (!sorted)
-        qsort(emps, n, sizeof *emps, cmp_i64);
+        util_sort(emps, n, sizeof *emps, cmp_i64);
     size_t nemps = n;
-    qsort(top, ntop, sizeof *top, cmp_unassessed);
+    util_sort(top, ntop, sizeof *top, cmp_unassessed);
     json_t *people = json_array();
     for (size_t i = 0; i < ntop; i++) {
         sqlite3_stmt *st = db_stmt(c->a->db, "SELECT max(recorded_at) FROM assessment WHERE "
@@ -896,7 +896,7 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
 
     /* the largest gaps by system (every system demanded here) and by requirement */
     gap_rollup(gx, GAP_BY_SYSTEM, f, &rows, &n);
-    qsort(rows, n, sizeof *rows, cmp_gap_sum);
+    util_sort(rows, n, sizeof *rows, cmp_gap_sum);
     json_t *systems = json_array();
     for (size_t i = 0; i < n; i++)
         if (rows[i].demanded > 0)
@@ -904,7 +904,7 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
     json_object_set_new(data, "systems", systems);
     free(rows);
     gap_rollup(gx, GAP_BY_REQUIREMENT, f, &rows, &n);
-    qsort(rows, n, sizeof *rows, cmp_gap_sum);
+    util_sort(rows, n, sizeof *rows, cmp_gap_sum);
     json_t *reqs = json_array();
     for (size_t i = 0; i < n && json_array_size(reqs) < REPORT_MAX_REQUIREMENTS; i++) {
         if (rows[i].gap_sum <= 0)
@@ -1003,18 +1003,18 @@ static int organisation_data(struct report_ctx *c, const struct report_params *p
     json_object_del(sum, "name");
     json_object_set_new(data, "summary", sum);
     trend_put(c, data, "organisation", 0, &total);
-    qsort(rows, n, sizeof *rows, cmp_row_id);
+    util_sort(rows, n, sizeof *rows, cmp_row_id);
     struct tree t = {xmalloc((c->ndepts ? c->ndepts : 1) * sizeof *t.kids), c->ndepts, rows, n,
                      json_array()};
     for (size_t i = 0; i < c->ndepts; i++)
         t.kids[i] = &c->depts[i];
-    qsort(t.kids, t.n, sizeof *t.kids, cmp_by_parent);
+    util_sort(t.kids, t.n, sizeof *t.kids, cmp_by_parent);
     tree_visit(&t, 0, 0);
     free(t.kids);
     json_object_set_new(data, "departments", t.out);
     free(rows);
     gap_rollup(gx, GAP_BY_SYSTEM, NULL, &rows, &n);
-    qsort(rows, n, sizeof *rows, cmp_gap_sum);
+    util_sort(rows, n, sizeof *rows, cmp_gap_sum);
     json_t *systems = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(systems, row_json(&rows[i]));
@@ -1052,7 +1052,7 @@ static int gaps_data(struct report_ctx *c, const struct report_params *p, json_t
     struct gap_row *rows;
     size_t n;
     gap_rollup(c->a->gap, (enum gap_dim)dim, f.ndepartments ? &f : NULL, &rows, &n);
-    qsort(rows, n, sizeof *rows, cmp_gap_sum);
+    util_sort(rows, n, sizeof *rows, cmp_gap_sum);
     json_t *data = base_data(c, REPORT_GAPS, p);
     json_object_set_new(data, "by", json_string(by));
     json_object_set_new(data, "title", json_string(!strcmp(p->lang, "en") ? "Competence gaps"

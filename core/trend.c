@@ -704,7 +704,7 @@ char *trend_svg(const json_t *lines, const char *metric, const char *title, cons
 #undef XPOS
 
     /* The end labels, in the order of their lines' ends, pushed apart so that none overlap. */
-    qsort(ends, nends, sizeof *ends, end_label_cmp);
+    util_sort(ends, nends, sizeof *ends, end_label_cmp);
     for (size_t i = 1; i < nends; i++)
         if (ends[i].y < ends[i - 1].y + LABEL_GAP)
             ends[i].y = ends[i - 1].y + LABEL_GAP;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define UTIL_ABORT(...) util_abort(__FILE__, __LINE__, __VA_ARGS__)
 #define UTIL_ASSERT(c) ((c) ? (void)0 : UTIL_ABORT("assertion failed: %s", #c))
@@ -38,6 +39,15 @@ void buf_json_string(struct buf *b, const char *s);
 void buf_putint(struct buf *b, int64_t v);
 void buf_free(struct buf *b);
 char *buf_steal(struct buf *b);          /* owned string; the buffer is left empty */
+
+/* qsort, which must not be given a NULL array even to sort nothing: an empty list often is NULL
+ * here. Sorts only when there are two elements or more. */
+static inline void util_sort(void *base, size_t n, size_t size,
+                             int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
 
 /* Seconds since the epoch, shifted by the offset set with util_clock_set (tests run the server
  * "at" a given time). */
