@@ -16,7 +16,10 @@
  * - for those calls the hook also watches returns, to learn the line of the `return` whose answer
  *   was wrong: a message about a wrong answer points at the line to change;
  * - a report writes through a writer object whose methods escape for HTML and quote for CSV; it
- *   is cut off from its buffer when the render ends, so a writer kept by the script is harmless.
+ *   is cut off from its buffer when the render ends, so a writer kept by the script is harmless;
+ * - require() is evne's own: it runs lib/NAME.lua of the rules folder once per state and caches
+ *   a frozen copy of its answer in the registry, out of reach of the rules (like Lua's
+ *   package.loaded, but with no path search and nothing a rule can write to).
  */
 #include "lua_host.h"
 
@@ -37,6 +40,8 @@
 
 #define LH_THRESHOLDS "thresholds.lua"
 #define LH_REPORTS "reports"
+#define LH_LIBS "lib"                    /* the libraries' folder: lib/NAME.lua */
+#define LH_FREEZE_DEPTH 32               /* how deeply a library's tables may nest */
 #define LH_WATCHDOG_MSG "stopped: too many instructions in one call (an endless loop?)"
 #define LH_WRITER "evne report writer"  /* the registry name of the writer's metatable */
 #define LH_MAX_REASON 1000               /* bytes in a proposal's reason */
@@ -78,6 +83,13 @@ struct lh_file {
     json_t *about;            /* a report's {name, title, params, formats, file} */
 };
 
+/* One loaded library (lib/NAME.lua). */
+struct lh_lib {
+    char *path;               /* "DIR/lib/report_format.lua" */
+    char *name;               /* "lib/report_format.lua" */
+    char sha256[65];
+};
+
 struct lh {
     lua_State *L;
     size_t mem_used;          /* bytes the state holds; the allocator's bookkeeping */
@@ -91,12 +103,18 @@ struct lh {
     struct lh_file *files;    /* thresholds first, then as lh_policies lists them */
     int nfiles;
     int by_kind[LH_KIND_REPORT]; /* index in files of each single policy, -1 when absent */
+    struct lh_lib *libs;      /* in the order they were loaded; by name once lh_load is done */
+    int nlibs;
     const struct lh_file *returning; /* whose top-level returns the hook notes ... */
     int return_line;          /* ... and the line of the last one (0: unknown) */
 };
 
 /* Registry keys (their addresses are the keys). */
 static const char lh_env_mt_key;  /* the metatable every rule file's environment shares */
+static const char lh_frozen_key;  /* the set of frozen proxies, which rawset refuses */
+static const char lh_libs_key;    /* library name -> what it returned (frozen), or ... */
+static const char lh_loading_key; /* ... this key (light userdata) while it runs */
+static const char lh_chain_key;   /* the names of the libraries running, outermost first */
 
 static struct lh *lh_from(lua_State *L)
 {
@@ -397,12 +415,19 @@ static int lh_frozen_pairs(lua_State *L)
     return 3;
 }
 
+/* #proxy: the real table's length (upvalue 1), so that # and table.concat see a frozen list. */
+static int lh_frozen_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
+    return 1;
+}
+
 /* stack: real -> proxy. The proxy reads through to the real table and refuses writes; its
  * metatable is protected, and it is recorded in the set at `frozen` so that rawset refuses it. */
 static void lh_freeze(lua_State *L, const char *name, int frozen)
 {
     lua_newtable(L);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     // stack: real, proxy, mt
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
@@ -412,6 +437,9 @@ static void lh_freeze(lua_State *L, const char *name, int frozen)
     lua_pushvalue(L, -3);
     lua_pushcclosure(L, lh_frozen_pairs, 1);
     lua_setfield(L, -2, "__pairs");
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, lh_frozen_len, 1);
+    lua_setfield(L, -2, "__len");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
@@ -419,6 +447,67 @@ static void lh_freeze(lua_State *L, const char *name, int frozen)
     lua_pushboolean(L, 1);
     lua_rawset(L, frozen);
     lua_remove(L, -2);
+}
+
+/* stack: name, value -> the value as a library hands it out. A table becomes the frozen proxy
+ * (lh_freeze) of a copy of it in which every table is frozen the same way, so that nothing
+ * reachable from a library's answer can be changed by one rule for the others; the library's
+ * own functions keep working on the originals. A table met twice (or in a cycle) gets one proxy
+ * (seen: original -> proxy); one frozen already (string, another library's answer) stays as it
+ * is. Metatables are not carried over, and tables used as keys are not frozen. */
+static void lh_freeze_deep(lua_State *L, int frozen, int seen, int depth)
+{
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, frozen) != LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, seen) != LUA_TNIL) {
+        // stack: name, real, proxy
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    if (depth >= LH_FREEZE_DEPTH)
+        luaL_error(L, "%s: tables nested more than " LH_STR(LH_FREEZE_DEPTH) " deep",
+                   lua_tostring(L, -2));
+    luaL_checkstack(L, 12, "freezing a library");
+    int name = lua_gettop(L) - 1, real = name + 1, copy = name + 2;
+    lua_newtable(L);
+    lua_pushvalue(L, copy);
+    lh_freeze(L, lua_tostring(L, name), frozen);
+    // stack: name, real, copy, proxy
+    lua_pushvalue(L, real);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, seen);
+    lua_pushnil(L);
+    while (lua_next(L, real)) {
+        // stack: ..., key, value
+        int isint;
+        lua_Integer i = lua_tointegerx(L, -2, &isint);
+        if (lua_type(L, -2) == LUA_TSTRING)
+            lua_pushfstring(L, "%s.%s", lua_tostring(L, name), lua_tostring(L, -2));
+        else if (lua_type(L, -2) == LUA_TNUMBER && isint)
+            lua_pushfstring(L, "%s[%I]", lua_tostring(L, name), i);
+        else
+            lua_pushfstring(L, "%s[...]", lua_tostring(L, name));
+        lua_insert(L, -2);
+        lh_freeze_deep(L, frozen, seen, depth + 1);
+        // stack: ..., key, frozen value
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, copy);
+    }
+    lua_replace(L, name);
+    lua_settop(L, name);
 }
 
 /* load() that accepts text only: mode is forced to "t" whatever the script asks. Upvalue 1 is
@@ -477,10 +566,12 @@ static const luaL_Reg lh_libs[] = {
     {NULL, NULL},
 };
 
-static const char *const lh_removed[] = {"dofile", "loadfile", "collectgarbage", "require", NULL};
+static const char *const lh_removed[] = {"dofile", "loadfile", "collectgarbage", NULL};
 static const char *const lh_os_kept[] = {"time", "date", "clock", NULL};
 static const char *const lh_frozen_libs[] = {
     LUA_STRLIBNAME, LUA_TABLIBNAME, LUA_MATHLIBNAME, LUA_UTF8LIBNAME, LUA_OSLIBNAME, NULL};
+
+static int lh_require(lua_State *L);
 
 /* Builds the shared globals; run through lh_pcall since every step allocates. */
 static int lh_setup(lua_State *L)
@@ -511,8 +602,17 @@ static int lh_setup(lua_State *L)
     lua_pushcclosure(L, lh_setmetatable, 1);
     lua_setglobal(L, "setmetatable");
 
+    lua_pushcfunction(L, lh_require); /* evne's own: libraries from lib/ only */
+    lua_setglobal(L, "require");
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &lh_libs_key);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &lh_chain_key);
+
     lua_newtable(L);
     int frozen = lua_gettop(L);
+    lua_pushvalue(L, frozen);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &lh_frozen_key);
     lua_pushvalue(L, frozen);
     lua_pushcclosure(L, lh_rawset, 1);
     lua_setglobal(L, "rawset");
@@ -594,6 +694,29 @@ static int lh_read(const char *path, int optional, struct buf *b, char **err)
     return 0;
 }
 
+/* Compiles the text of the file at path (read into b, which it frees) as a chunk named after
+ * path, and fills sha256 with the hash of its bytes. Pushes the chunk, or the error, which
+ * already reads "path:line: ..." for a syntax error; returns Lua's status. Never raises: Lua's
+ * loader is protected by itself. */
+static int lh_compile(lua_State *L, const char *path, struct buf *b, char sha256[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)(b->data ? b->data : ""), b->len);
+    sodium_bin2hex(sha256, 65, digest, sizeof digest);
+
+    const char *text = b->data ? b->data : "";
+    size_t len = b->len;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* editors on Windows add a BOM */
+        text += 3;
+        len -= 3;
+    }
+    char *name = xasprintf("@%s", path);
+    int status = luaL_loadbufferx(L, text, len, name, "t");
+    free(name);
+    buf_free(b);
+    return status;
+}
+
 /* Runs f's file as text, leaving its one result on the stack and its sha256 in f. 0; 1 when
  * optional and absent (nothing pushed); -1 and *err (owned). */
 static int lh_run_file(struct lh *h, struct lh_file *f, int optional, char **err)
@@ -602,22 +725,9 @@ static int lh_run_file(struct lh *h, struct lh_file *f, int optional, char **err
     int rc = lh_read(f->path, optional, &b, err);
     if (rc)
         return rc;
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)(b.data ? b.data : ""), b.len);
-    sodium_bin2hex(f->sha256, sizeof f->sha256, digest, sizeof digest);
-
-    const char *text = b.data ? b.data : "";
-    size_t len = b.len;
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* editors on Windows add a BOM */
-        text += 3;
-        len -= 3;
-    }
-    char *name = xasprintf("@%s", f->path);
     lua_State *L = h->L;
     lua_pushcfunction(L, lh_run_chunk);
-    int status = luaL_loadbufferx(L, text, len, name, "t"); /* protected by Lua itself */
-    free(name);
-    buf_free(&b);
+    int status = lh_compile(L, f->path, &b, f->sha256);
     if (status != LUA_OK) {
         // stack: lh_run_chunk, error. A syntax error already reads "path:line: ...".
         *err = lh_in_file(f->path, lua_tostring(L, -1));
@@ -631,6 +741,136 @@ static int lh_run_file(struct lh *h, struct lh_file *f, int optional, char **err
         return -1;
     }
     return 0;
+}
+
+/* --- libraries: require("NAME") gets lib/NAME.lua ---------------------------------------- */
+
+/* Is s a library's name: lowercase letters a-z, digits and _, starting with a letter? */
+static int lh_is_name(const char *s, size_t len, int dash);
+
+/* Raises "require("x"): a cycle: lib/x.lua requires lib/y.lua, which requires lib/x.lua" for
+ * name (argument 1), which is running already, somewhere in the chain (a list, at chain). */
+static int lh_cycle(lua_State *L, int chain)
+{
+    const char *name = lua_tostring(L, 1);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, chain), from = 1;
+    for (lua_Integer i = n; i >= 1; i--) {
+        lua_rawgeti(L, chain, i);
+        int same = strcmp(lua_tostring(L, -1), name) == 0;
+        lua_pop(L, 1);
+        if (same) {
+            from = i;
+            break;
+        }
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = from; i <= n + 1; i++) {
+        const char *link = name;
+        if (i <= n) {
+            lua_rawgeti(L, chain, i);
+            link = lua_tostring(L, -1);
+            lua_pop(L, 1); /* the chain keeps the string */
+        }
+        luaL_addstring(&b, i == from ? "" : i == from + 1 ? " requires " : ", which requires ");
+        luaL_addstring(&b, LH_LIBS "/");
+        luaL_addstring(&b, link);
+        luaL_addstring(&b, ".lua");
+    }
+    luaL_pushresult(&b);
+    return luaL_error(L, "require(\"%s\"): a cycle: %s", name, lua_tostring(L, -1));
+}
+
+/* require(name): the library lib/NAME.lua of the rules folder. It runs once per state, in an
+ * environment of its own like every rule file, on the first require (or at the end of lh_load);
+ * every require after that gets what it returned, frozen (lh_freeze_deep), from the cache. */
+static int lh_require(lua_State *L)
+{
+    struct lh *h = lh_from(L);
+    size_t len;
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "require expects the name of a library, such as "
+                             "require(\"report_format\") for " LH_LIBS "/report_format.lua (got %s)",
+                          luaL_typename(L, 1));
+    const char *name = lua_tolstring(L, 1, &len);
+    if (!lh_is_name(name, len, 0))
+        return luaL_error(L, "require(\"%s\"): not the name of a library: lowercase letters a-z, "
+                             "digits and _, starting with a letter, at most " LH_STR(LH_MAX_NAME)
+                             " (the library is then " LH_LIBS "/NAME.lua in the rules folder)",
+                          len > LH_MAX_NAME ? "..." : name);
+    lua_settop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lh_libs_key);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lh_chain_key);
+    // stack: name, libs, chain
+    lua_pushvalue(L, 1);
+    int t = lua_rawget(L, 2);
+    if (t == LUA_TLIGHTUSERDATA)
+        return lh_cycle(L, 3);
+    if (t != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+
+    const char *path = lua_pushfstring(L, "%s" LH_LIBS "/%s.lua", h->dir, name); /* 4 */
+    struct buf b = {0};
+    char *err = NULL;
+    int rc = lh_read(path, 1, &b, &err);
+    if (rc == 1)
+        return luaL_error(L, "require(\"%s\"): there is no library %s", name, path);
+    if (rc) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", err);
+        free(err);
+        return luaL_error(L, "require(\"%s\"): %s", name, msg);
+    }
+    char sha256[65];
+    lua_pushcfunction(L, lh_run_chunk);
+    if (lh_compile(L, path, &b, sha256) != LUA_OK)
+        return lua_error(L); /* "path:line: ..." */
+
+    // stack: name, libs, chain, path, lh_run_chunk, chunk. Run it marked as running, so that a
+    // require of it from inside is a cycle; the mark goes whatever happens.
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, (void *)&lh_loading_key);
+    lua_rawset(L, 2);
+    lua_Integer depth = (lua_Integer)lua_rawlen(L, 3) + 1;
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, 3, depth);
+    int status = lua_pcall(L, 1, 1, 0);
+    lua_pushnil(L);
+    lua_rawseti(L, 3, depth);
+    if (status == LUA_OK && lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "%s: must return what the library offers, such as a table of "
+                           "functions (got nil)", path);
+        status = LUA_ERRRUN;
+    }
+    if (status != LUA_OK) {
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+        lua_rawset(L, 2);
+        if (status == LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING &&
+            !strstr(lua_tostring(L, -1), "a rule may use at most")) {
+            lua_pushfstring(L, " (a rule may use at most %d MB)", (int)(LH_MEMORY_LIMIT >> 20));
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    // stack: name, libs, chain, path, result
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lh_frozen_key);
+    lua_newtable(L);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 5);
+    lh_freeze_deep(L, 6, 7, 0);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 2);
+    // stack: name, libs, chain, path, result, frozen, seen, frozen result. Nothing below raises.
+    h->libs = xrealloc(h->libs, (size_t)(h->nlibs + 1) * sizeof *h->libs);
+    struct lh_lib *lib = &h->libs[h->nlibs++];
+    lib->path = xstrdup(path);
+    lib->name = xasprintf(LH_LIBS "/%s.lua", name);
+    memcpy(lib->sha256, sha256, sizeof lib->sha256);
+    return 1;
 }
 
 /* --- classes ---------------------------------------------------------------------------- */
@@ -962,6 +1202,11 @@ void lh_free(struct lh *h)
     for (int i = 0; i < h->nfiles; i++)
         lh_file_free(&h->files[i]);
     free(h->files);
+    for (int i = 0; i < h->nlibs; i++) {
+        free(h->libs[i].path);
+        free(h->libs[i].name);
+    }
+    free(h->libs);
     free(h->dir);
     free(h);
 }
@@ -1108,6 +1353,69 @@ static int lh_load_rest(struct lh *h, char **err)
     return rc ? -1 : 0;
 }
 
+/* require(name) from C: the name (argument 1) is a light userdata, since pushing a string may
+ * fail, and only inside a protected call may anything fail. */
+static int lh_require_named(lua_State *L)
+{
+    const char *name = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_pushcfunction(L, lh_require);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+static int lh_lib_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct lh_lib *)a)->name, ((const struct lh_lib *)b)->name);
+}
+
+/* Loads every library in lib/ that no rule has required yet, so that a broken library fails
+ * the load (and a reload keeps the running rules) before anything needs it; then puts the
+ * libraries in name order, as lh_policies lists them. */
+static int lh_load_libs(struct lh *h, char **err)
+{
+    char *dir = xasprintf("%s" LH_LIBS, h->dir);
+    char **names;
+    size_t n;
+    int rc = lh_list(dir, &names, &n);
+    int listed_errno = errno;
+    free(dir);
+    if (rc) {
+        if (listed_errno == ENOENT)
+            return 0;
+        *err = xasprintf("%s" LH_LIBS ": cannot list the folder (%s)", h->dir,
+                         strerror(listed_errno));
+        return -1;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t len = strlen(names[i]) - 4;
+        names[i][len] = '\0'; /* without .lua */
+        if (!lh_is_name(names[i], len, 0)) {
+            *err = xasprintf("%s" LH_LIBS "/%s.lua: not the name of a library: lowercase letters "
+                             "a-z, digits and _, starting with a letter, at most "
+                             LH_STR(LH_MAX_NAME) " (require(\"NAME\") gets " LH_LIBS "/NAME.lua)",
+                             h->dir, names[i]);
+            rc = -1;
+            break;
+        }
+        char *msg;
+        lua_pushcfunction(h->L, lh_require_named);
+        lua_pushlightuserdata(h->L, names[i]);
+        if (lh_pcall(h, 1, 0, &msg)) {
+            char *path = xasprintf("%s" LH_LIBS "/%s.lua", h->dir, names[i]);
+            *err = lh_in_file(path, msg);
+            free(path);
+            free(msg);
+            rc = -1;
+        }
+    }
+    lh_list_free(names, n);
+    if (h->nlibs > 1)
+        qsort(h->libs, (size_t)h->nlibs, sizeof *h->libs, lh_lib_cmp);
+    return rc;
+}
+
 int lh_load(const char *dir, struct lh **out, char **err)
 {
     UTIL_ASSERT(dir && out && err);
@@ -1135,7 +1443,7 @@ int lh_load(const char *dir, struct lh **out, char **err)
     }
     int rc = lh_add_file(h, LH_KIND_THRESHOLDS, LH_THRESHOLDS, 0, err);
     h->thresholds_path = h->files[0].path;
-    if (rc || lh_load_rest(h, err))
+    if (rc || lh_load_rest(h, err) || lh_load_libs(h, err))
         goto fail;
     UTIL_ASSERT(lua_gettop(h->L) == 0);
     *out = h;
@@ -1153,7 +1461,13 @@ int lh_policies(const struct lh *h, struct lh_policy *out, int max)
         out[i].name = h->files[i].name;
         memcpy(out[i].sha256, h->files[i].sha256, sizeof out[i].sha256);
     }
-    return h->nfiles;
+    for (int i = 0; i < h->nlibs && h->nfiles + i < max; i++) {
+        struct lh_policy *p = &out[h->nfiles + i];
+        p->file = h->libs[i].path;
+        p->name = h->libs[i].name;
+        memcpy(p->sha256, h->libs[i].sha256, sizeof p->sha256);
+    }
+    return h->nfiles + h->nlibs;
 }
 
 /* Pushes classify's ctx for r (a light userdata); run through lh_pcall since it allocates. */
@@ -2310,6 +2624,13 @@ int lh_eval(struct lh *h, const char *file, const char *function, const json_t *
     *result = NULL;
     *err = NULL;
     const struct lh_file *f = lh_file_named(h, file);
+    for (int i = 0; !f && i < h->nlibs; i++) {
+        if (strcmp(h->libs[i].name, file) == 0 || strcmp(h->libs[i].path, file) == 0) {
+            *err = xasprintf("%s: a library has no function evne calls; call a policy or a report "
+                             "that requires it", h->libs[i].path);
+            return -1;
+        }
+    }
     if (!f) {
         *err = xasprintf("%s%s: no such policy is loaded", strncmp(file, h->dir, strlen(h->dir))
                                                               ? h->dir : "", file);

@@ -10,9 +10,17 @@
  *   matching.lua         optional  match(employee, gaps, courses) -> { proposal, ... }
  *   reminders.lua        optional  due(employee, facts, now) -> nil | reminder
  *   reports/NAME.lua     optional  {name, title, params, formats, render(data, out)}
- * Each file returns a table whose shape is checked at load; any other .lua file directly in the
- * folder is refused (a misspelt policy would otherwise be ignored without a word). A file may
- * declare `examples`, which lh_examples() and lh_check() run. docs/rules.md documents every table
+ *   lib/NAME.lua         optional  a library: what it returns, for require("NAME")
+ * Each policy returns a table whose shape is checked at load; any other .lua file directly in
+ * the folder is refused (a misspelt policy would otherwise be ignored without a word). A file
+ * may declare `examples`, which lh_examples() and lh_check() run.
+ *
+ * Libraries: require("NAME") in any rule file (NAME: a-z, 0-9 and _, starting with a letter)
+ * runs lib/NAME.lua once per state, in an environment of its own like every rule file, and
+ * hands every caller the same answer, frozen: the table and every table in it are read-only
+ * proxies, so one rule cannot change what another gets. The first require loads it; lh_load
+ * then loads the libraries nobody required, so that a broken one fails the load. A missing
+ * library, a bad name and a cycle (a requires b requires a) are errors naming the files. docs/rules.md documents every table
  * handed to a policy and every answer it may give; the functions below validate the answers.
  *
  * Every call into Lua goes through one protected-call helper that adds a traceback and arms the
@@ -75,13 +83,15 @@ const char *lh_class_name(const struct lh *h, uint8_t id);
 
 struct lh_policy {
     const char *file;     /* "rules/matching.lua": dir as given + name, as in messages; borrowed */
-    const char *name;     /* "matching.lua", "reports/gaps.lua": within the folder; borrowed */
+    const char *name;     /* "matching.lua", "reports/gaps.lua", "lib/report_format.lua":
+                           * within the folder; borrowed */
     char sha256[65];      /* of the file's bytes as read, lowercase hex */
 };
 
 /* The loaded policy files, thresholds.lua first, then effective_level, matching, reminders when
- * present, then the reports in name order. Fills at most max entries of out (borrowed from h,
- * valid as long as h) and returns how many files there are. */
+ * present, then the reports in name order, then the libraries in name order ("lib/NAME.lua").
+ * Fills at most max entries of out (borrowed from h, valid as long as h) and returns how many
+ * files there are. */
 int lh_policies(const struct lh *h, struct lh_policy *out, int max);
 
 /* --- effective_level.lua: which assessment counts ----------------------------------------- */

@@ -23,8 +23,12 @@ struct classes {
     uint8_t cls[5][5];
 };
 
+/* The subfolders of the rules folder that hold rules: report layouts and libraries. */
+static const char *const SUBFOLDERS[] = {"reports", "lib"};
+#define NSUB (sizeof SUBFOLDERS / sizeof *SUBFOLDERS)
+
 struct rules_watch {
-    uv_fs_event_t dir, reports;
+    uv_fs_event_t dir, sub[NSUB];
     uv_timer_t debounce;
     struct app *app;
     int open_handles;
@@ -375,13 +379,41 @@ static void on_debounced(uv_timer_t *t)
         free(err);
 }
 
+static void on_change(uv_fs_event_t *h, const char *name, int events, int status);
+
+/* Watches the subfolders that exist and are not watched yet: at the start, and when one
+ * appears in the folder later. */
+static void watch_subfolders(struct rules_watch *w)
+{
+    for (size_t k = 0; k < NSUB; k++) {
+        if (uv_is_active((uv_handle_t *)&w->sub[k]))
+            continue;
+        char *path = xasprintf("%s/%s", w->app->rules_dir, SUBFOLDERS[k]);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            uv_fs_event_start(&w->sub[k], on_change, path, 0);
+        free(path);
+    }
+}
+
 static void on_change(uv_fs_event_t *h, const char *name, int events, int status)
 {
     (void)events;
     struct rules_watch *w = h->data;
+    if (status < 0)
+        return;
+    /* A subfolder made, moved in or replaced after the start is watched (again) from now on,
+     * and a reload reads what it holds, or that it is gone. */
+    if (h == &w->dir && name)
+        for (size_t k = 0; k < NSUB; k++)
+            if (!strcmp(name, SUBFOLDERS[k])) {
+                uv_fs_event_stop(&w->sub[k]);
+                watch_subfolders(w);
+                name = NULL;
+            }
     /* Editors write a temporary file and rename it over the old one; several events come in a
      * burst, so wait until they settle. Only Lua files matter (and the folder itself). */
-    if (status < 0 || (name && !strstr(name, ".lua")))
+    if (name && !strstr(name, ".lua"))
         return;
     uv_timer_start(&w->debounce, on_debounced, DEBOUNCE_MS, 0);
 }
@@ -401,14 +433,12 @@ void rules_watch(struct app *a)
     w->open_handles++;
     if (uv_fs_event_start(&w->dir, on_change, a->rules_dir, 0) != 0)
         fprintf(stderr, "evne: rules: cannot watch %s; reload by hand\n", a->rules_dir);
-    char *reports = xasprintf("%s/reports", a->rules_dir);
-    uv_fs_event_init(a->loop, &w->reports);
-    w->reports.data = w;
-    w->open_handles++;
-    struct stat sb;
-    if (stat(reports, &sb) == 0 && S_ISDIR(sb.st_mode))
-        uv_fs_event_start(&w->reports, on_change, reports, 0);
-    free(reports);
+    for (size_t k = 0; k < NSUB; k++) {
+        uv_fs_event_init(a->loop, &w->sub[k]);
+        w->sub[k].data = w;
+        w->open_handles++;
+    }
+    watch_subfolders(w);
     s->watch = w;
 }
 
@@ -434,9 +464,10 @@ void rules_unwatch(struct app *a, void (*on_closed)(void *arg), void *arg)
     s->watch = NULL;
     w->on_closed = on_closed;
     w->arg = arg;
-    uv_handle_t *hs[] = {(uv_handle_t *)&w->debounce, (uv_handle_t *)&w->dir,
-                         (uv_handle_t *)&w->reports};
-    for (size_t i = 0; i < 3; i++)
+    uv_handle_t *hs[2 + NSUB] = {(uv_handle_t *)&w->debounce, (uv_handle_t *)&w->dir};
+    for (size_t k = 0; k < NSUB; k++)
+        hs[2 + k] = (uv_handle_t *)&w->sub[k];
+    for (size_t i = 0; i < 2 + NSUB; i++)
         if (!uv_is_closing(hs[i]))
             uv_close(hs[i], on_watch_closed);
 }
@@ -469,18 +500,18 @@ static int copy_file(const char *from, const char *to)
     return rc;
 }
 
-/* A copy of the rules folder's Lua files (and reports/) in a new temporary folder, with `file`
- * replaced by `source`. Returns the folder (owned) or NULL. */
+/* A copy of the rules folder's Lua files (and those of reports/ and lib/) in a new temporary
+ * folder, with `file` replaced by `source`. Returns the folder (owned) or NULL. */
 static char *candidate_folder(struct app *a, const char *file, const char *source)
 {
     char tmpl[] = "/tmp/evne-preview-XXXXXX";
     if (!mkdtemp(tmpl))
         return NULL;
     char *dir = xstrdup(tmpl);
-    const char *subs[] = {"", "/reports"};
-    for (size_t k = 0; k < 2; k++) {
-        char *from = xasprintf("%s%s", a->rules_dir, subs[k]);
-        char *to = xasprintf("%s%s", dir, subs[k]);
+    for (size_t k = 0; k <= NSUB; k++) {
+        const char *sub = k ? SUBFOLDERS[k - 1] : "";
+        char *from = xasprintf("%s%s%s", a->rules_dir, k ? "/" : "", sub);
+        char *to = xasprintf("%s%s%s", dir, k ? "/" : "", sub);
         DIR *d = opendir(from);
         if (d && k)
             mkdir(to, 0700);
@@ -514,9 +545,8 @@ static char *candidate_folder(struct app *a, const char *file, const char *sourc
 
 static void remove_folder(const char *dir)
 {
-    const char *subs[] = {"/reports", ""};
-    for (size_t k = 0; k < 2; k++) {
-        char *d = xasprintf("%s%s", dir, subs[k]);
+    for (size_t k = 0; k <= NSUB; k++) {
+        char *d = k < NSUB ? xasprintf("%s/%s", dir, SUBFOLDERS[k]) : xstrdup(dir);
         DIR *dd = opendir(d);
         struct dirent *de;
         while (dd && (de = readdir(dd))) {

@@ -518,7 +518,7 @@ static void test_removed_functions_are_nil(void **state)
     struct rules r;
     struct lh *h = load_ok(
         &r, "local present = {}\n"
-            "for _, name in ipairs({ 'io', 'dofile', 'loadfile', 'require', 'collectgarbage',\n"
+            "for _, name in ipairs({ 'io', 'dofile', 'loadfile', 'collectgarbage',\n"
             "                        'package', 'debug', 'coroutine' }) do\n"
             "  if _G[name] ~= nil or _ENV[name] ~= nil then present[#present + 1] = name end\n"
             "end\n"
@@ -527,6 +527,7 @@ static void test_removed_functions_are_nil(void **state)
             "  if os[name] ~= nil then present[#present + 1] = 'os.' .. name end\n"
             "end\n"
             "if #present > 0 then error('present: ' .. table.concat(present, ', '), 0) end\n"
+            "assert(type(require) == 'function', 'require is evne\\'s own, for lib/')\n"
             "assert(type(os.time()) == 'number' and type(os.date('%Y')) == 'string')\n"
             "assert(type(os.clock()) == 'number')\n"
             "return { classify = function() return 'ok' end }\n");
@@ -668,6 +669,8 @@ static void folder_remove(struct folder *f)
     }
     snprintf(path, sizeof path, "%s/reports", f->dir);
     rmdir(path);
+    snprintf(path, sizeof path, "%s/lib", f->dir);
+    rmdir(path);
     assert_int_equal(rmdir(f->dir), 0);
 }
 
@@ -692,6 +695,17 @@ static char *folder_fails(struct folder *f, const char *name, const char *source
     folder_put(f, "thresholds.lua", thresholds_ok);
     if (name)
         folder_put(f, name, source);
+    struct lh *h = NULL;
+    char *err = NULL;
+    assert_int_equal(lh_load(f->dir, &h, &err), -1);
+    assert_null(h);
+    assert_non_null(err);
+    return err;
+}
+
+/* Loads the folder as it is; the load must fail. Returns err (owned). */
+static char *folder_load_fails(struct folder *f)
+{
     struct lh *h = NULL;
     char *err = NULL;
     assert_int_equal(lh_load(f->dir, &h, &err), -1);
@@ -1539,6 +1553,269 @@ static void test_eval(void **state)
     lh_free(h);
 }
 
+
+/* --- libraries: require("NAME") gets lib/NAME.lua ------------------------------------------ */
+
+/* One library for everyone: run once, the same table for each rule, and read-only for all. */
+static const char *const lib_shared =
+    "local calls = 0\n"
+    "return {\n"
+    "  count = function() calls = calls + 1; return calls end,\n"
+    "  list = { 1, 2, 3, nested = { x = 1 } },\n"
+    "}\n";
+
+static void test_library_loaded_once_and_frozen(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    folder_put(&f, "lib/shared.lua", lib_shared);
+    folder_put(&f, "lib/wrap.lua", "return { shared = require('shared'), upper = string.upper }\n");
+    folder_put(&f, "thresholds.lua",
+               "local shared = require('shared')\n"
+               "assert(rawequal(require('shared'), shared), 'a second require: the cached one')\n"
+               "assert(shared.count() == 1)\n"
+               "local wrap = require('wrap')   -- hands on what is frozen already, as it is\n"
+               "assert(rawequal(wrap.shared, shared) and wrap.upper('a') == 'A')\n"
+               "return { classify = function() return tostring(shared) end }\n");
+    folder_put(&f, "reports/a.lua",
+               "local shared = require('shared')\n"
+               "local seen = shared.count()   -- 2: the library did not run again for this file\n"
+               "local function refused(fn, ...)\n"
+               "  local ok, msg = pcall(fn, ...)\n"
+               "  assert(not ok, 'a write went through')\n"
+               "  return msg\n"
+               "end\n"
+               "assert(refused(function() shared.count = nil end)\n"
+               "  :find('cannot assign to shared.count', 1, true))\n"
+               "assert(refused(function() shared.list.nested.x = 2 end)\n"
+               "  :find('cannot assign to shared.list.nested.x', 1, true))\n"
+               "refused(table.insert, shared.list, 4)\n"
+               "refused(rawset, shared.list, 1, 0)\n"
+               "refused(setmetatable, shared, {})\n"
+               "assert(getmetatable(shared) == false)\n"
+               "assert(#shared.list == 3 and table.concat(shared.list, ',') == '1,2,3')\n"
+               "local keys = 0\n"
+               "for _ in pairs(shared.list) do keys = keys + 1 end\n"
+               "assert(keys == 4, 'pairs over a library table')\n"
+               "return { name = 'a', title = 'A', formats = { 'html' },\n"
+               "  render = function(data, out)\n"
+               "    out:write(tostring(shared) .. ' ' .. seen .. ' ' .. shared.list[1] .. ' '\n"
+               "              .. shared.list.nested.x)\n"
+               "  end }\n");
+    folder_put(&f, "reports/b.lua",
+               "local shared = require('shared')\n"
+               "return { name = 'b', title = 'B', formats = { 'html' },\n"
+               "  render = function(data, out) shared.list[1] = 9; shared.list.nested.x = 9 end }\n");
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+
+    uint8_t cells[5][5];
+    if (lh_tabulate(h, &sample, cells, &err))
+        fail_msg("lh_tabulate: %s", err);
+    const char *table = lh_class_name(h, cells[0][0]); /* "table: 0x..." as thresholds saw it */
+    assert_non_null(table);
+    assert_starts_with(table, "table: ");
+
+    // b cannot change what a gets, not even in a call
+    json_t *data = J("{}");
+    struct buf out = {0};
+    assert_int_equal(lh_report_render(h, "b", "html", data, &out, &err), -1);
+    char *want = xasprintf("%s/reports/b.lua:3: cannot assign to a number key of shared.list: the "
+                           "shared libraries are read-only", f.dir);
+    assert_starts_with(err, want);
+    free(want);
+    free(err);
+    if (lh_report_render(h, "a", "html", data, &out, &err))
+        fail_msg("render: %s", err);
+    char *text = xasprintf("%s 2 1 1", table); /* the same table, the library run once */
+    assert_string_equal(out.data, text);
+    free(text);
+    buf_free(&out);
+    json_decref(data);
+    lh_free(h);
+    folder_remove(&f);
+}
+
+static void test_library_cycle(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    folder_put(&f, "lib/a.lua", "local b = require('b')\nreturn { b = b }\n");
+    folder_put(&f, "lib/b.lua", "local x = 1\nlocal a = require('a')\nreturn { a = a, x = x }\n");
+    folder_put(&f, "thresholds.lua",
+               "local a = require('a')\nreturn { classify = function() return 'ok' end }\n");
+    char *err = folder_load_fails(&f);
+    char *rest = xasprintf("thresholds.lua: %s/lib/b.lua:2: require(\"a\"): a cycle: lib/a.lua "
+                           "requires lib/b.lua, which requires lib/a.lua", f.dir);
+    assert_err_line(err, &f, rest);
+    free(rest);
+    folder_remove(&f);
+
+    // found by the load's own pass over lib/ too, and a library requiring itself
+    err = folder_fails(&f, "lib/self.lua", "return require('self')\n");
+    assert_err_line(err, &f, "lib/self.lua:1: require(\"self\"): a cycle: lib/self.lua requires "
+                             "lib/self.lua");
+    folder_remove(&f);
+}
+
+static void test_library_missing_and_bad_names(void **state)
+{
+    (void)state;
+    struct folder f;
+    char *err = folder_fails(&f, "reports/r.lua", "local x = 1\nlocal m = require('nope')\n");
+    char *rest = xasprintf("reports/r.lua:2: require(\"nope\"): there is no library %s/lib/nope.lua",
+                           f.dir);
+    assert_err_line(err, &f, rest);
+    free(rest);
+    folder_remove(&f);
+
+    const char *bad[] = {"../thresholds", "lib/x", "Report", "x.lua", "9lives", "", "a-b"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *source = xasprintf("require('%s')\n", bad[i]);
+        err = folder_fails(&f, "reports/r.lua", source);
+        free(source);
+        rest = xasprintf("reports/r.lua:1: require(\"%s\"): not the name of a library: lowercase "
+                         "letters a-z, digits and _, starting with a letter",
+                         bad[i]);
+        char *want = xasprintf("%s/%s", f.dir, rest);
+        assert_starts_with(err, want);
+        free(want);
+        free(rest);
+        free(err);
+        folder_remove(&f);
+    }
+    err = folder_fails(&f, "reports/r.lua", "require(7)\n");
+    assert_err_line(err, &f, "reports/r.lua:1: require expects the name of a library, such as "
+                             "require(\"report_format\") for lib/report_format.lua (got number)");
+    folder_remove(&f);
+
+    // a file in lib/ that require could never name
+    err = folder_fails(&f, "lib/Report.lua", "return {}\n");
+    assert_err(err, &f, "lib/Report.lua: not the name of a library: lowercase letters a-z, digits "
+                        "and _, starting with a letter, at most 64 (require(\"NAME\") gets "
+                        "lib/NAME.lua)");
+    folder_remove(&f);
+}
+
+static void test_library_errors_name_its_file_and_line(void **state)
+{
+    (void)state;
+    struct folder f;
+    const char *broken = "local M = {}\n"
+                         "function M.half(x)\n"
+                         "  return x / 2\n"
+                         "end\n"
+                         "local y = M.nothing + 1\n"
+                         "return M\n";
+    folder_make(&f);
+    folder_put(&f, "lib/broken.lua", broken);
+    folder_put(&f, "thresholds.lua",
+               "local b = require('broken')\nreturn { classify = function() return 'ok' end }\n");
+    char *err = folder_load_fails(&f);
+    char *rest = xasprintf("thresholds.lua: %s/lib/broken.lua:5: attempt to perform arithmetic on "
+                           "a nil value (field 'nothing')", f.dir);
+    assert_err_line(err, &f, rest);
+    free(rest);
+    folder_remove(&f);
+
+    // at a call: the library's line, inside the policy's call
+    folder_make(&f);
+    folder_put(&f, "lib/half.lua", "local M = {}\nfunction M.half(x)\n  return x / 2\nend\nreturn M\n");
+    folder_put(&f, "thresholds.lua",
+               "local half = require('half').half\n"
+               "return { classify = function(r, a, ctx) return half(ctx.nothing) end }\n");
+    struct lh *h;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    err = tabulate_fails(h);
+    char *want = xasprintf("%s/thresholds.lua: classify(0, 0) for requirement 17: %s/lib/half.lua:3: "
+                           "attempt to perform arithmetic on a nil value (local 'x')", f.dir, f.dir);
+    assert_starts_with(err, want);
+    free(want);
+    free(err);
+    lh_free(h);
+    folder_remove(&f);
+
+    // a library that answers nothing, and one that never ends (pcall does not help)
+    err = folder_fails(&f, "lib/empty.lua", "local x = 1\n");
+    assert_err_line(err, &f, "lib/empty.lua: must return what the library offers, such as a "
+                             "table of functions (got nil)");
+    folder_remove(&f);
+    folder_make(&f);
+    folder_put(&f, "lib/loop.lua", "while true do end\n");
+    folder_put(&f, "thresholds.lua", "local ok = pcall(require, 'loop')\n"
+                                     "return { classify = function() return 'ok' end }\n");
+    err = folder_load_fails(&f);
+    assert_contains(err, "stopped: too many instructions in one call");
+    free(err);
+    folder_remove(&f);
+}
+
+static void test_library_unrequired_still_loaded(void **state)
+{
+    (void)state;
+    struct folder f;
+    // broken, and required by nobody: the load fails all the same (a reload keeps the rules)
+    char *err = folder_fails(&f, "lib/unused.lua", "local M = {}\nfunction M.f(\nreturn M\n");
+    assert_starts_with(err, f.dir);
+    char *want = xasprintf("%s/lib/unused.lua:3: ", f.dir);
+    assert_starts_with(err, want);
+    free(want);
+    free(err);
+    folder_remove(&f);
+}
+
+static void test_library_listed(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    folder_put(&f, "thresholds.lua", "local z = require('zeta')\n"
+                                     "return { classify = function() return 'ok' end }\n");
+    folder_put(&f, "reports/r.lua", "return { name = 'r', title = 'R', formats = { 'csv' },\n"
+                                    "  render = function() end }\n");
+    folder_put(&f, "lib/zeta.lua", "return { z = true }\n");   /* required first */
+    folder_put(&f, "lib/alpha.lua", "return 'alpha'\n");       /* required by nobody */
+    folder_put(&f, "lib/notes.txt", "not Lua: left alone\n");
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    struct lh_policy p[8];
+    assert_int_equal(lh_policies(h, p, 8), 4);
+    const char *names[] = {"thresholds.lua", "reports/r.lua", "lib/alpha.lua", "lib/zeta.lua"};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(p[i].name, names[i]);
+        char *path = xasprintf("%s/%s", f.dir, names[i]);
+        assert_string_equal(p[i].file, path);
+        size_t len;
+        char *text = read_all(path, &len);
+        unsigned char d[crypto_hash_sha256_BYTES];
+        char hex[65];
+        crypto_hash_sha256(d, (const unsigned char *)text, len);
+        sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+        assert_string_equal(p[i].sha256, hex);
+        free(text);
+        free(path);
+    }
+    assert_int_equal(lh_policies(h, p, 3), 4); /* fills 3, tells 4 */
+
+    json_t *args = J("[]"), *r = NULL;
+    assert_int_equal(lh_eval(h, "lib/alpha.lua", NULL, args, &r, &err), -1);
+    char *want = xasprintf("%s/lib/alpha.lua: a library has no function evne calls; call a policy "
+                           "or a report that requires it", f.dir);
+    assert_string_equal(err, want);
+    free(want);
+    free(err);
+    json_decref(args);
+    lh_free(h);
+    folder_remove(&f);
+}
+
 /* --- the sandbox inside policy calls ---------------------------------------------------- */
 
 static void test_sandbox_inside_calls(void **state)
@@ -1828,6 +2105,12 @@ int main(void)
         cmocka_unit_test(test_report_writer),
         cmocka_unit_test(test_examples_fail_and_check_says_so),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_library_loaded_once_and_frozen),
+        cmocka_unit_test(test_library_cycle),
+        cmocka_unit_test(test_library_missing_and_bad_names),
+        cmocka_unit_test(test_library_errors_name_its_file_and_line),
+        cmocka_unit_test(test_library_unrequired_still_loaded),
+        cmocka_unit_test(test_library_listed),
         cmocka_unit_test(test_sandbox_inside_calls),
         cmocka_unit_test(test_watchdog_and_memory_inside_calls),
         cmocka_unit_test(test_lua_json),
