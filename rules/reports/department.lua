@@ -18,7 +18,14 @@
 --   data.courses      { title, attendees, in_period, last_session_at, effect = { attendees,
 --                     targeted_gap_before, targeted_gap_after, gap_closed, share_closed } }
 --                     (the effect is over all the course's attendees, not only this department's)
--- out:write, out:html and out:csv_row as in reports/gaps.lua.
+-- out:write, out:html and out:csv_row as in reports/gaps.lua; dates, percentages, the HTML
+-- pieces, the roll-up tables and the status and trend parts come from lib/report_format.lua.
+
+local fmt = require("report_format")
+local date, month, percent, pct_number = fmt.date, fmt.month, fmt.percent, fmt.pct_number
+local cells, heading, para = fmt.cells, fmt.heading, fmt.para
+local table_start, table_body, table_end = fmt.table_start, fmt.table_body, fmt.table_end
+local row_head = fmt.row_head
 
 local report = {
   name = "department",
@@ -36,16 +43,6 @@ local words = {
     heading = "Månedsrapport for %s – %s",
     made = "Laget %s. Tallene gjelder avdelingen med underavdelinger.",
     manager = "Leder: %s.",
-    months = { "januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
-               "september", "oktober", "november", "desember" },
-    status = "Status nå",
-    status_text = "%d ansatte, %d av dem med gap. Dekning %s, gapsum %d (%d åpne gap av %d "
-      .. "krav stilt, %d ikke vurdert).",
-    change = "Siden %s: dekning %s prosentpoeng, gapsum %s.",
-    no_change = "Ingen tidligere måned å sammenligne med ennå.",
-    trend = "Utvikling per måned",
-    no_trend = "Ingen månedstall ennå.",
-    month = "Måned",
     not_assessed = "Hvem som ikke har vurdert seg selv",
     not_assessed_text = "%d ansatte har krav som ingen har vurdert.",
     not_assessed_more = "Listen viser de %d med flest; CSV-filen viser de samme.",
@@ -67,26 +64,12 @@ local words = {
     share = "Andel lukket",
     system = "System",
     requirement = "Krav",
-    col = { employees = "Ansatte", employees_with_gaps = "Ansatte med gap",
-            demanded = "Krav stilt", open_gaps = "Åpne gap", unassessed = "Ikke vurdert",
-            gap_sum = "Gapsum", coverage = "Dekning" },
-    coverage_pct = "Dekning (%)",
     summary = "Status",
   },
   en = {
     heading = "Monthly report for %s – %s",
     made = "Made %s. The figures include the sub-departments.",
     manager = "Manager: %s.",
-    months = { "January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December" },
-    status = "Where we stand",
-    status_text = "%d employees, %d of them with gaps. Coverage %s, gap sum %d (%d open gaps of "
-      .. "%d requirements demanded, %d not assessed).",
-    change = "Since %s: coverage %s percentage points, gap sum %s.",
-    no_change = "No earlier month to compare with yet.",
-    trend = "Month by month",
-    no_trend = "No monthly figures yet.",
-    month = "Month",
     not_assessed = "Who has not assessed themselves",
     not_assessed_text = "%d employees have requirements nobody has assessed.",
     not_assessed_more = "The list shows the %d with the most; so does the CSV file.",
@@ -108,100 +91,16 @@ local words = {
     share = "Share closed",
     system = "System",
     requirement = "Requirement",
-    col = { employees = "Employees", employees_with_gaps = "Employees with gaps",
-            demanded = "Demanded", open_gaps = "Open gaps", unassessed = "Not assessed",
-            gap_sum = "Gap sum", coverage = "Coverage" },
-    coverage_pct = "Coverage (%)",
     summary = "Status",
   },
 }
 
-local COUNTS = { "employees", "employees_with_gaps", "demanded", "open_gaps", "unassessed",
-                 "gap_sum" }
-
-local function words_of(data)
-  return words[data.lang] or words.nb
-end
-
-local function date(iso, lang)
-  if not iso then return "" end
-  local y, m, d = tostring(iso):match("^(%d%d%d%d)-(%d%d)-(%d%d)")
-  if not y then return tostring(iso) end
-  if lang == "en" then return y .. "-" .. m .. "-" .. d end
-  return d .. "." .. m .. "." .. y
-end
-
-local function month(period, w)
-  local y, m = tostring(period):match("^(%d%d%d%d)-(%d%d)$")
-  if not y then return tostring(period) end
-  return w.months[tonumber(m)] .. " " .. y
-end
-
--- 0.5 -> 50.0 (a number, for CSV)
-local function pct_number(x)
-  return math.floor(x * 1000 + 0.5) / 10
-end
-
--- 0.5 -> "50,0 %" (nb) or "50.0%" (en)
-local function percent(x, lang)
-  local s = ("%.1f"):format(pct_number(x))
-  if lang == "en" then return s .. "%" end
-  return (s:gsub("%.", ",")) .. " %"
-end
-
--- +1,5 / -2 with a sign, in the language's decimal mark
-local function signed(x, lang, decimals)
-  local s = decimals and ("%+." .. decimals .. "f"):format(x) or ("%+d"):format(x)
-  if lang ~= "en" then s = s:gsub("%.", ",") end
-  return s
-end
-
-local function cells(out, tag, list, class)
-  for _, v in ipairs(list) do
-    out:write("<" .. tag .. (class and (' class="' .. class .. '"') or "") .. ">")
-    out:html(v)
-    out:write("</" .. tag .. ">")
-  end
-end
-
-local function heading(out, text)
-  out:write("<h3>")
-  out:html(text)
-  out:write("</h3>\n")
-end
-
-local function para(out, text)
-  out:write("<p>")
-  out:html(text)
-  out:write("</p>\n")
-end
-
--- A table of roll-up rows; first names the first column, label(row) its text.
-local function rollup_table(out, w, lang, first, rows, label)
-  out:write('<table class="report">\n<thead><tr>')
-  for _, f in ipairs(first) do cells(out, 'th scope="col"', { f }) end
-  for _, key in ipairs(COUNTS) do cells(out, 'th scope="col" class="num"', { w.col[key] }) end
-  cells(out, 'th scope="col" class="num"', { w.col.coverage })
-  out:write("</tr></thead>\n<tbody>\n")
-  for _, row in ipairs(rows) do
-    out:write("<tr>")
-    local names = label(row)
-    out:write('<th scope="row">')
-    out:html(names[1])
-    out:write("</th>")
-    for i = 2, #names do cells(out, "td", { names[i] }) end
-    for _, key in ipairs(COUNTS) do cells(out, "td", { row[key] }, "num") end
-    cells(out, "td", { percent(row.coverage, lang) }, "num")
-    out:write("</tr>\n")
-  end
-  out:write("</tbody>\n</table>\n")
-end
-
 local function render_html(data, out)
-  local w, lang = words_of(data), data.lang
-  local s, d = data.summary, data.department
+  local w, lang = fmt.pick(words, data.lang), data.lang
+  local col = fmt.pick(fmt.words, lang).col
+  local d = data.department
   out:write('<section class="report report-department">\n<h2>')
-  out:html(w.heading:format(d.name, month(data.period, w)))
+  out:html(w.heading:format(d.name, month(data.period, lang)))
   out:write("</h2>\n<p>")
   if d.manager then
     out:html(w.manager:format(d.manager.name))
@@ -210,34 +109,8 @@ local function render_html(data, out)
   out:html(w.made:format(date(data.generated_at, lang)))
   out:write("</p>\n")
 
-  heading(out, w.status)
-  para(out, w.status_text:format(s.employees, s.employees_with_gaps, percent(s.coverage, lang),
-                                 s.gap_sum, s.open_gaps, s.demanded, s.unassessed))
-  if data.change then
-    para(out, w.change:format(month(data.change.since, w),
-                              signed(data.change.coverage * 100, lang, 1),
-                              signed(data.change.gap_sum, lang)))
-  else
-    para(out, w.no_change)
-  end
-
-  heading(out, w.trend)
-  if #data.trend == 0 then
-    para(out, w.no_trend)
-  else
-    out:write('<table class="report">\n<thead><tr>')
-    cells(out, 'th scope="col"', { w.month })
-    cells(out, 'th scope="col" class="num"', { w.col.coverage, w.col.gap_sum, w.col.open_gaps })
-    out:write("</tr></thead>\n<tbody>\n")
-    for _, p in ipairs(data.trend) do
-      out:write('<tr><th scope="row">')
-      out:html(month(p.period, w))
-      out:write("</th>")
-      cells(out, "td", { percent(p.coverage, lang), p.gap_sum, p.open_gaps }, "num")
-      out:write("</tr>\n")
-    end
-    out:write("</tbody>\n</table>\n")
-  end
+  fmt.status(out, lang, data.summary, data.change)
+  fmt.trend(out, lang, data.trend)
 
   heading(out, w.not_assessed)
   if data.not_assessed_total == 0 then
@@ -247,104 +120,83 @@ local function render_html(data, out)
     if data.not_assessed_total > #data.not_assessed then
       para(out, w.not_assessed_more:format(#data.not_assessed))
     end
-    out:write('<table class="report">\n<thead><tr>')
+    table_start(out)
     cells(out, 'th scope="col"', { w.name, w.department })
-    cells(out, 'th scope="col" class="num"', { w.col.unassessed, w.col.demanded })
+    cells(out, 'th scope="col" class="num"', { col.unassessed, col.demanded })
     cells(out, 'th scope="col"', { w.last_self })
-    out:write("</tr></thead>\n<tbody>\n")
+    table_body(out)
     for _, p in ipairs(data.not_assessed) do
-      out:write('<tr><th scope="row">')
-      out:html(p.name)
-      out:write("</th>")
+      row_head(out, p.name)
       cells(out, "td", { p.department })
       cells(out, "td", { p.unassessed, p.demanded }, "num")
       cells(out, "td", { p.last_self_assessment and date(p.last_self_assessment, lang)
                          or w.never })
       out:write("</tr>\n")
     end
-    out:write("</tbody>\n</table>\n")
+    table_end(out)
   end
 
   heading(out, w.systems)
   if #data.systems == 0 then
     para(out, w.no_gaps)
   else
-    rollup_table(out, w, lang, { w.system }, data.systems, function(r) return { r.name } end)
+    fmt.rollup_table(out, lang, { w.system }, data.systems, function(r) return { r.name } end)
   end
 
   heading(out, w.requirements)
   if #data.requirements == 0 then
     para(out, w.no_gaps)
   else
-    rollup_table(out, w, lang, { w.requirement, w.system }, data.requirements,
-                 function(r) return { r.requirement, r.system } end)
+    fmt.rollup_table(out, lang, { w.requirement, w.system }, data.requirements,
+                     function(r) return { r.requirement, r.system } end)
   end
 
   heading(out, w.courses)
   if #data.courses == 0 then
     para(out, w.no_courses)
   else
-    out:write('<table class="report">\n<thead><tr>')
+    table_start(out)
     cells(out, 'th scope="col"', { w.course })
-    cells(out, 'th scope="col" class="num"', { w.attendees, w.in_period:format(month(data.period, w)) })
+    cells(out, 'th scope="col" class="num"', { w.attendees,
+                                               w.in_period:format(month(data.period, lang)) })
     cells(out, 'th scope="col"', { w.last_session })
     cells(out, 'th scope="col" class="num"', { w.closed, w.share })
-    out:write("</tr></thead>\n<tbody>\n")
+    table_body(out)
     for _, c in ipairs(data.courses) do
       local e = c.effect or {}
-      out:write('<tr><th scope="row">')
-      out:html(c.title)
-      out:write("</th>")
+      row_head(out, c.title)
       cells(out, "td", { c.attendees, c.in_period }, "num")
       cells(out, "td", { date(c.last_session_at, lang) })
       cells(out, "td", { e.gap_closed or "", e.share_closed and percent(e.share_closed, lang)
                          or "" }, "num")
       out:write("</tr>\n")
     end
-    out:write("</tbody>\n</table>\n")
+    table_end(out)
   end
   out:write("</section>\n")
 end
 
-local function rollup_heading(w, first)
-  local row = {}
-  for _, f in ipairs(first) do row[#row + 1] = f end
-  for _, key in ipairs(COUNTS) do row[#row + 1] = w.col[key] end
-  row[#row + 1] = w.coverage_pct
-  return row
-end
-
-local function rollup_cells(names, row)
-  local out = {}
-  for _, n in ipairs(names) do out[#out + 1] = n end
-  for _, key in ipairs(COUNTS) do out[#out + 1] = row[key] end
-  out[#out + 1] = pct_number(row.coverage)
-  return out
-end
-
 -- CSV: one part after the other, each with its own heading row, an empty line between them.
 local function render_csv(data, out)
-  local w, lang = words_of(data), data.lang
-  out:csv_row(rollup_heading(w, { w.department }))
-  out:csv_row(rollup_cells({ data.department.name }, data.summary))
+  local w, lang = fmt.pick(words, data.lang), data.lang
+  local col = fmt.pick(fmt.words, lang).col
+  out:csv_row(fmt.rollup_heading(lang, { w.department }))
+  out:csv_row(fmt.rollup_cells({ data.department.name }, data.summary))
   out:csv_row({})
-  out:csv_row({ w.month, w.col.coverage .. " (%)", w.col.gap_sum, w.col.open_gaps })
-  for _, p in ipairs(data.trend) do
-    out:csv_row({ p.period, pct_number(p.coverage), p.gap_sum, p.open_gaps })
-  end
+  fmt.trend_csv(out, lang, data.trend)
   out:csv_row({})
-  out:csv_row({ w.name, w.department, w.col.unassessed, w.col.demanded, w.last_self })
+  out:csv_row({ w.name, w.department, col.unassessed, col.demanded, w.last_self })
   for _, p in ipairs(data.not_assessed) do
     out:csv_row({ p.name, p.department, p.unassessed, p.demanded,
                   p.last_self_assessment and date(p.last_self_assessment, lang) or w.never })
   end
   out:csv_row({})
-  out:csv_row(rollup_heading(w, { w.system }))
-  for _, r in ipairs(data.systems) do out:csv_row(rollup_cells({ r.name }, r)) end
+  out:csv_row(fmt.rollup_heading(lang, { w.system }))
+  for _, r in ipairs(data.systems) do out:csv_row(fmt.rollup_cells({ r.name }, r)) end
   out:csv_row({})
-  out:csv_row(rollup_heading(w, { w.requirement, w.system }))
+  out:csv_row(fmt.rollup_heading(lang, { w.requirement, w.system }))
   for _, r in ipairs(data.requirements) do
-    out:csv_row(rollup_cells({ r.requirement, r.system }, r))
+    out:csv_row(fmt.rollup_cells({ r.requirement, r.system }, r))
   end
   out:csv_row({})
   out:csv_row({ w.course, w.attendees, w.in_period:format(data.period), w.last_session, w.closed,

@@ -18,7 +18,13 @@
 --                        place, reason, priority } (starts_at and place nil without a session)
 --   data.next_steps      { kind = "answer_invitation" | "attend" | "evaluate" | "assess" |
 --                        "enrol", course, starts_at, place, count }
--- out:write, out:html and out:csv_row as in reports/gaps.lua.
+-- out:write, out:html and out:csv_row as in reports/gaps.lua; dates, months, percentages and
+-- the HTML pieces come from lib/report_format.lua.
+
+local fmt = require("report_format")
+local date, month, percent = fmt.date, fmt.month, fmt.percent
+local cells, heading, para = fmt.cells, fmt.heading, fmt.para
+local table_start, table_body, table_end = fmt.table_start, fmt.table_body, fmt.table_end
 
 local report = {
   name = "employee",
@@ -36,8 +42,6 @@ local words = {
     heading = "Månedsrapport for %s – %s",
     made = "Laget %s.",
     department = "Avdeling: %s",
-    months = { "januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
-               "september", "oktober", "november", "desember" },
     gaps = "Mine kompetansegap",
     gaps_summary = "Du har %d åpne gap av %d krav, med gapsum %d og dekning %s.",
     unassessed = "%d av kravene har ingen vurdert ennå.",
@@ -87,8 +91,6 @@ local words = {
     heading = "Monthly report for %s – %s",
     made = "Made %s.",
     department = "Department: %s",
-    months = { "January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December" },
     gaps = "My competence gaps",
     gaps_summary = "You have %d open gaps of %d requirements, with a gap sum of %d and a "
       .. "coverage of %s.",
@@ -137,36 +139,10 @@ local words = {
   },
 }
 
-local function words_of(data)
-  return words[data.lang] or words.nb
-end
-
--- "2026-11-26T21:55:01Z" -> "26.11.2026" (nb) or "2026-11-26" (en); "" for nil.
-local function date(iso, lang)
-  if not iso then return "" end
-  local y, m, d = tostring(iso):match("^(%d%d%d%d)-(%d%d)-(%d%d)")
-  if not y then return tostring(iso) end
-  if lang == "en" then return y .. "-" .. m .. "-" .. d end
-  return d .. "." .. m .. "." .. y
-end
-
--- "2026-11" -> "november 2026"
-local function month(period, w)
-  local y, m = tostring(period):match("^(%d%d%d%d)-(%d%d)$")
-  if not y then return tostring(period) end
-  return w.months[tonumber(m)] .. " " .. y
-end
-
--- 0.5 -> "50,0 %" (nb) or "50.0%" (en)
-local function percent(x, lang)
-  local s = ("%.1f"):format(math.floor(x * 1000 + 0.5) / 10)
-  if lang == "en" then return s .. "%" end
-  return (s:gsub("%.", ",")) .. " %"
-end
-
+-- The change of the gap sum: "+2", "-1", and "0" without a sign.
 local function signed(n)
-  if n > 0 then return "+" .. n end
-  return tostring(n)
+  if n == 0 then return "0" end
+  return fmt.signed(n)
 end
 
 -- The text of one next step.
@@ -185,19 +161,11 @@ local function step_text(step, w, lang)
   return (w.step[step.kind] or "%s %s"):format(step.course or "", when)
 end
 
-local function cells(out, tag, list, class)
-  for _, v in ipairs(list) do
-    out:write("<" .. tag .. (class and (' class="' .. class .. '"') or "") .. ">")
-    out:html(v)
-    out:write("</" .. tag .. ">")
-  end
-end
-
 local function render_html(data, out)
-  local w, lang = words_of(data), data.lang
+  local w, lang = fmt.pick(words, data.lang), data.lang
   local s = data.summary
   out:write('<section class="report report-employee">\n<h2>')
-  out:html(w.heading:format(data.employee.name, month(data.period, w)))
+  out:html(w.heading:format(data.employee.name, month(data.period, lang)))
   out:write("</h2>\n<p>")
   if data.employee.department ~= "" then
     out:html(w.department:format(data.employee.department))
@@ -206,9 +174,8 @@ local function render_html(data, out)
   out:html(w.made:format(date(data.generated_at, lang)))
   out:write("</p>\n")
 
-  out:write("<h3>")
-  out:html(w.gaps)
-  out:write("</h3>\n<p>")
+  heading(out, w.gaps)
+  out:write("<p>")
   if #data.gaps == 0 then
     out:html(w.no_gaps)
   else
@@ -220,11 +187,11 @@ local function render_html(data, out)
   end
   out:write("</p>\n")
   if #data.gaps > 0 then
-    out:write('<table class="report">\n<thead><tr>')
+    table_start(out)
     cells(out, 'th scope="col"', { w.system, w.requirement })
     cells(out, 'th scope="col" class="num"', { w.required, w.level, w.gap })
     cells(out, 'th scope="col"', { w.assessed })
-    out:write("</tr></thead>\n<tbody>\n")
+    table_body(out)
     for _, g in ipairs(data.gaps) do
       out:write("<tr>")
       cells(out, "td", { g.system, g.requirement })
@@ -232,13 +199,12 @@ local function render_html(data, out)
       cells(out, "td", { g.unassessed and w.not_assessed or date(g.assessed_at, lang) })
       out:write("</tr>\n")
     end
-    out:write("</tbody>\n</table>\n")
+    table_end(out)
   end
 
-  local m = month(data.period, w)
-  out:write("<h3>")
-  out:html(w.changes:format(m))
-  out:write("</h3>\n<p>")
+  local m = month(data.period, lang)
+  heading(out, w.changes:format(m))
+  out:write("<p>")
   if #data.changes == 0 then
     out:html(w.no_changes:format(m))
   else
@@ -247,11 +213,11 @@ local function render_html(data, out)
   end
   out:write("</p>\n")
   if #data.changes > 0 then
-    out:write('<table class="report">\n<thead><tr>')
+    table_start(out)
     cells(out, 'th scope="col"', { w.system, w.requirement })
     cells(out, 'th scope="col" class="num"', { w.before, w.after, w.required, w.gap })
     cells(out, 'th scope="col"', { w.source, w.date })
-    out:write("</tr></thead>\n<tbody>\n")
+    table_body(out)
     for _, c in ipairs(data.changes) do
       out:write("<tr>")
       cells(out, "td", { c.system, c.requirement })
@@ -259,36 +225,28 @@ local function render_html(data, out)
       cells(out, "td", { w.sources[c.source] or c.source, date(c.recorded_at, lang) })
       out:write("</tr>\n")
     end
-    out:write("</tbody>\n</table>\n")
+    table_end(out)
   end
 
-  out:write("<h3>")
-  out:html(w.proposals)
-  out:write("</h3>\n")
+  heading(out, w.proposals)
   if #data.proposals == 0 then
-    out:write("<p>")
-    out:html(w.no_proposals)
-    out:write("</p>\n")
+    para(out, w.no_proposals)
   else
-    out:write('<table class="report">\n<thead><tr>')
+    table_start(out)
     cells(out, 'th scope="col"', { w.course, w.session, w.place, w.why })
-    out:write("</tr></thead>\n<tbody>\n")
+    table_body(out)
     for _, p in ipairs(data.proposals) do
       out:write("<tr>")
       cells(out, "td", { p.title, p.starts_at and date(p.starts_at, lang) or w.no_session,
                          p.place or "", p.reason })
       out:write("</tr>\n")
     end
-    out:write("</tbody>\n</table>\n")
+    table_end(out)
   end
 
-  out:write("<h3>")
-  out:html(w.steps)
-  out:write("</h3>\n")
+  heading(out, w.steps)
   if #data.next_steps == 0 then
-    out:write("<p>")
-    out:html(w.no_steps)
-    out:write("</p>\n")
+    para(out, w.no_steps)
   else
     out:write("<ol>\n")
     for _, step in ipairs(data.next_steps) do
@@ -303,8 +261,8 @@ end
 
 -- CSV: one part after the other, each with its own heading row, an empty line between them.
 local function render_csv(data, out)
-  local w, lang = words_of(data), data.lang
-  out:csv_row({ w.sections.gaps, data.employee.name, month(data.period, w) })
+  local w, lang = fmt.pick(words, data.lang), data.lang
+  out:csv_row({ w.sections.gaps, data.employee.name, month(data.period, lang) })
   out:csv_row({ w.system, w.requirement, w.required, w.level, w.gap, w.assessed })
   for _, g in ipairs(data.gaps) do
     out:csv_row({ g.system, g.requirement, g.required, g.actual, g.gap,

@@ -12,7 +12,9 @@
 --           out:html(text)  writes text escaped for HTML: use it for every name and number
 --           out:csv_row({ cell, ... }) writes one CSV line: semicolons, quotes where needed,
 --                                      a decimal comma in numbers with a fraction
--- docs/rules.md describes report layouts.
+-- docs/rules.md describes report layouts; lib/report_format.lua has the helpers used here.
+
+local fmt = require("report_format")
 
 local report = {
   name = "gaps",
@@ -34,61 +36,39 @@ local dimension = {
   requirement = "Krav",
 }
 
--- The columns after the name: the field, its heading.
-local columns = {
-  { "employees", "Ansatte" },
-  { "employees_with_gaps", "Ansatte med gap" },
-  { "demanded", "Krav stilt" },
-  { "open_gaps", "Åpne gap" },
-  { "unassessed", "Ikke vurdert" },
-  { "gap_sum", "Gapsum" },
-}
-
--- Coverage in percent with one decimal: 0.50847 -> 50.8
-local function percent(coverage)
-  return math.floor(coverage * 1000 + 0.5) / 10
-end
-
+-- The columns after the name are the roll-up's counts and coverage (fmt.COUNTS, with the
+-- titles of fmt.words.nb.col); the CSV writes coverage in percent.
 local function render_csv(data, out)
-  local heading = { dimension[data.by] or "Navn" }
-  for _, column in ipairs(columns) do
-    heading[#heading + 1] = column[2]
-  end
-  heading[#heading + 1] = "Dekning (%)"
-  out:csv_row(heading)
+  out:csv_row(fmt.rollup_heading("nb", { dimension[data.by] or "Navn" }))
   for _, row in ipairs(data.rows) do
-    local cells = { row.name }
-    for _, column in ipairs(columns) do
-      cells[#cells + 1] = row[column[1]]
-    end
-    cells[#cells + 1] = percent(row.coverage)
-    out:csv_row(cells)
+    out:csv_row(fmt.rollup_cells({ row.name }, row))
   end
 end
 
 local function render_html(data, out)
+  local col = fmt.words.nb.col
   out:write('<table class="report">\n<caption>')
   out:html(data.title or report.title)
   out:write('</caption>\n<thead><tr><th scope="col">')
   out:html(dimension[data.by] or "Navn")
   out:write("</th>")
-  for _, column in ipairs(columns) do
+  for _, key in ipairs(fmt.COUNTS) do
     out:write('<th scope="col" class="num">')
-    out:html(column[2])
+    out:html(col[key])
     out:write("</th>")
   end
-  out:write('<th scope="col" class="num">Dekning</th></tr></thead>\n<tbody>\n')
+  out:write('<th scope="col" class="num">')
+  out:html(col.coverage)
+  out:write("</th></tr></thead>\n<tbody>\n")
   for _, row in ipairs(data.rows) do
-    out:write('<tr><th scope="row">')
-    out:html(row.name)
-    out:write("</th>")
-    for _, column in ipairs(columns) do
+    fmt.row_head(out, row.name)
+    for _, key in ipairs(fmt.COUNTS) do
       out:write('<td class="num">')
-      out:html(row[column[1]])
+      out:html(row[key])
       out:write("</td>")
     end
     out:write('<td class="num">')
-    out:html((("%.1f"):format(percent(row.coverage)):gsub("%.", ",")) .. " %")
+    out:html(fmt.percent(row.coverage, "nb"))
     out:write("</td></tr>\n")
   end
   out:write("</tbody>\n</table>\n")

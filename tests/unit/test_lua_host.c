@@ -777,14 +777,14 @@ static void test_shipped_policies_listed(void **state)
     char *err = NULL;
     if (lh_load(rules_dir(), &h, &err))
         fail_msg("lh_load: %s", err);
-    struct lh_policy p[8];
-    int n = lh_policies(h, p, 8);
-    assert_int_equal(n, 7);
+    struct lh_policy p[9];
+    int n = lh_policies(h, p, 9);
+    assert_int_equal(n, 8);
     const char *names[] = {"thresholds.lua",           "matching.lua",
                            "reminders.lua",            "reports/department.lua",
                            "reports/employee.lua",     "reports/gaps.lua",
-                           "reports/organisation.lua"};
-    for (int i = 0; i < 7; i++) {
+                           "reports/organisation.lua", "lib/report_format.lua"};
+    for (int i = 0; i < 8; i++) {
         assert_string_equal(p[i].name, names[i]);
         char *path = xasprintf("%s/%s", rules_dir(), names[i]);
         assert_string_equal(p[i].file, path);
@@ -798,7 +798,7 @@ static void test_shipped_policies_listed(void **state)
         free(text);
         free(path);
     }
-    assert_int_equal(lh_policies(h, p, 2), 7); /* fills 2, tells 7 */
+    assert_int_equal(lh_policies(h, p, 2), 8); /* fills 2, tells 8 */
     assert_false(lh_has_effective_level(h));   /* shipped as an example only */
     assert_true(lh_has_matching(h));
     assert_true(lh_has_reminders(h));
@@ -1816,6 +1816,52 @@ static void test_library_listed(void **state)
     folder_remove(&f);
 }
 
+/* The shipped layouts through the shipped library: what the month helpers write. */
+static void test_library_shipped_report_format(void **state)
+{
+    (void)state;
+    struct folder f;
+    folder_make(&f);
+    size_t len;
+    char *path = xasprintf("%s/lib/report_format.lua", rules_dir());
+    char *text = read_all(path, &len);
+    free(path);
+    folder_put(&f, "lib/report_format.lua", text);
+    free(text);
+    folder_put(&f, "thresholds.lua", thresholds_ok);
+    folder_put(&f, "reports/t.lua",
+               "local fmt = require('report_format')\n"
+               "return { name = 't', title = 'T', formats = { 'html' },\n"
+               "  render = function(data, out)\n"
+               "    out:write(fmt.month(data.period, data.lang) .. '|' ..\n"
+               "              fmt.date(data.at, data.lang) .. '|' ..\n"
+               "              fmt.percent(data.x, data.lang) .. '|' ..\n"
+               "              fmt.signed(data.x * 100, data.lang, 1) .. '|')\n"
+               "    fmt.para(out, '<b>')\n"
+               "  end }\n");
+    struct lh *h;
+    char *err = NULL;
+    if (lh_load(f.dir, &h, &err))
+        fail_msg("lh_load: %s", err);
+    const char *cases[][2] = {
+        {"{\"lang\":\"nb\",\"period\":\"2026-02\",\"at\":\"2026-03-02T06:00:00Z\",\"x\":0.1234}",
+         "februar 2026|02.03.2026|12,3 %|+12,3|<p>&lt;b&gt;</p>\n"},
+        {"{\"lang\":\"en\",\"period\":\"2026-02\",\"at\":\"2026-03-02T06:00:00Z\",\"x\":-0.5}",
+         "February 2026|2026-03-02|-50.0%|-50.0|<p>&lt;b&gt;</p>\n"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *data = J(cases[i][0]);
+        struct buf out = {0};
+        if (lh_report_render(h, "t", "html", data, &out, &err))
+            fail_msg("render: %s", err);
+        assert_string_equal(out.data, cases[i][1]);
+        buf_free(&out);
+        json_decref(data);
+    }
+    lh_free(h);
+    folder_remove(&f);
+}
+
 /* --- the sandbox inside policy calls ---------------------------------------------------- */
 
 static void test_sandbox_inside_calls(void **state)
@@ -2111,6 +2157,7 @@ int main(void)
         cmocka_unit_test(test_library_errors_name_its_file_and_line),
         cmocka_unit_test(test_library_unrequired_still_loaded),
         cmocka_unit_test(test_library_listed),
+        cmocka_unit_test(test_library_shipped_report_format),
         cmocka_unit_test(test_sandbox_inside_calls),
         cmocka_unit_test(test_watchdog_and_memory_inside_calls),
         cmocka_unit_test(test_lua_json),
