@@ -139,7 +139,7 @@ local function cells(out, tag, list, class)
   for _, v in ipairs(list) do
     out:write("<" .. tag .. (class and (' class="' .. class .. '"') or "") .. ">")
     out:html(v)
-    out:write("</" .. tag .. ">")
+    out:write("</" .. tag:match("^%a+") .. ">")   -- 'th scope="col"' closes with </th>
   end
 end
 fmt.cells = cells

@@ -128,6 +128,9 @@ describe("lib/report_format.lua", function()
       assert.equal('<td class="num">a&lt;b</td><td class="num">3</td>',
                    html("cells", { "td", { "a<b", 3 }, "num" }))
       assert.equal("<td>x</td>", html("cells", { "td", { "x" } }))
+      -- a tag with attributes closes with its name alone
+      assert.equal('<th scope="col" class="num">N</th>',
+                   html("cells", { 'th scope="col"', { "N" }, "num" }))
       assert.equal("<h3>Gap &amp; kurs</h3>\n", html("heading", { "Gap & kurs" }))
       assert.equal("<p>&quot;Hei&quot;</p>\n", html("para", { '"Hei"' }))
       assert.equal('<tr><th scope="row">A&amp;B</th>', html("row_head", { "A&B" }))
