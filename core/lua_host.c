@@ -535,7 +535,8 @@ static int lh_rawset(lua_State *L)
     luaL_checkany(L, 3);
     lua_pushvalue(L, 1);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-        return luaL_error(L, "cannot rawset a shared library: they are read-only");
+        return luaL_error(L, "cannot rawset a read-only table (the shared libraries, and what "
+                             "evne hands a rule)");
     lua_settop(L, 3);
     lua_rawset(L, 1);
     return 1;
@@ -611,6 +612,11 @@ static int lh_setup(lua_State *L)
 
     lua_newtable(L);
     int frozen = lua_gettop(L);
+    /* weak keys: the read-only views a call gets (lh_view) go when the call is done */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, frozen);
     lua_pushvalue(L, frozen);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &lh_frozen_key);
     lua_pushvalue(L, frozen);
@@ -1909,6 +1915,12 @@ static void lh_view(lua_State *L)
     lua_setfield(L, -2, "__metatable");              /* getmetatable/setmetatable refused */
     lua_setmetatable(L, -2);
     lua_remove(L, -2);                               /* stack: view */
+    /* rawset refuses it too: lh_match_many hands the same views to every employee's call */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &lh_frozen_key);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
 }
 
 /* match's arguments: the courses as a read-only view, as lh_match_many hands them. */

@@ -274,6 +274,7 @@ static const char *const WRONG =
     "  if k == 17 then table.sort(courses, function(a, b) return a.id > b.id end) end\n"
     "  if k == 18 then courses[2].sessions[1].free = 0 end\n"
     "  if k == 19 then setmetatable(courses, nil) end\n"
+    "  if k == 20 then rawset(courses[1], 'completed', true) end\n"
     "  return { { course = 2, session = 20, reason = 'fits ' .. k, priority = 2.5 } }\n"
     "end\n"
     "return M\n";
@@ -286,7 +287,7 @@ static void test_the_same_refusals_naming_the_employee(void **state)
     struct folder f;
     struct lh *h = folder_with(&f, WRONG);
     json_t *courses = J(COURSES);
-    for (int64_t k = 1; k <= 19; k++) {
+    for (int64_t k = 1; k <= 20; k++) {
         int64_t ids[] = {100, 101, k, 102};
         struct feed_state s = feed_of(ids, 4);
         int64_t failed = 0;
@@ -302,11 +303,14 @@ static void test_the_same_refusals_naming_the_employee(void **state)
         if (strncmp(err, want, n) || (err[n] != '\n' && err[n] != '\0'))
             fail_msg("employee %lld: many \"%s\"\n             one \"%.*s\"", (long long)k, err,
                      (int)n, want);
-        if (k == 16 || k == 17 || k == 18 || k == 19) {
+        if (k >= 16) {
             /* the courses are read-only, and say so where the policy tried */
             char *line = xasprintf("%s/matching.lua:%d:", f.dir, (int)k + 5);
             if (k == 19) {
                 assert_non_null(strstr(err, "cannot change a protected metatable"));
+            } else if (k == 20) {
+                /* rawset too: the views are shared by every employee's call */
+                assert_non_null(strstr(err, "cannot rawset"));
             } else {
                 assert_non_null(strstr(err, "the courses are read-only"));
                 if (k != 17 && strncmp(err, line, strlen(line)))
