@@ -1287,7 +1287,7 @@ static int lh_list(const char *dir, char ***names, size_t *n)
     }
     closedir(d);
     if (*n)
-        qsort(*names, *n, sizeof **names, lh_name_cmp);
+        util_sort(*names, *n, sizeof **names, lh_name_cmp);
     return 0;
 }
 
@@ -1418,7 +1418,7 @@ static int lh_load_libs(struct lh *h, char **err)
     }
     lh_list_free(names, n);
     if (h->nlibs > 1)
-        qsort(h->libs, (size_t)h->nlibs, sizeof *h->libs, lh_lib_cmp);
+        util_sort(h->libs, (size_t)h->nlibs, sizeof *h->libs, lh_lib_cmp);
     return rc;
 }
 
