@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "db.h"
+#include "schedule.h"
 #include "util.h"
 
 #define CONNECT_TIMEOUT_S 10
@@ -1066,3 +1067,68 @@ json_t *mail_outbox(struct db *db, const char *state, int limit)
     sqlite3_reset(st);
     return json_pack("{s:o, s:o}", "items", items, "counts", counts);
 }
+
+/* --- keeping the outbox small ----------------------------------------------------------------- */
+
+int mail_prune(struct db *db, int64_t before, int max)
+{
+    sqlite3_stmt *st = db_stmt(db, "UPDATE outbox SET body = '', html = NULL, attachment = NULL, "
+                                   "ics = NULL WHERE id IN (SELECT id FROM outbox WHERE state = "
+                                   "'sent' AND sent_at < ? AND (body != '' OR html IS NOT NULL "
+                                   "OR attachment IS NOT NULL OR ics IS NOT NULL) LIMIT ?)");
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, max);
+    if (db_exec_stmt(db, st))
+        return -1;
+    return sqlite3_changes(db_handle(db));
+}
+
+#define PRUNE_BATCH 200
+
+struct prune {
+    int64_t before, emptied;
+};
+
+static void *prune_start(struct app *a, const struct sched_run *run, char **err)
+{
+    (void)a;
+    (void)err;
+    struct prune *p = xcalloc(1, sizeof *p);
+    p->before = run->now - (int64_t)MAIL_KEEP_DAYS * 86400;
+    return p;
+}
+
+static int prune_step(struct app *a, void *state, const struct sched_run *run, int64_t budget_us,
+                      char **err)
+{
+    (void)run;
+    struct prune *p = state;
+    int64_t t0 = util_monotonic_us();
+    int n;
+    do {
+        n = mail_prune(a->db, p->before, PRUNE_BATCH);
+        if (n < 0) {
+            *err = xstrdup("the outbox could not be emptied (see the log)");
+            return -1;
+        }
+        p->emptied += n;
+    } while (n == PRUNE_BATCH && util_monotonic_us() - t0 < budget_us / 2);
+    return n == PRUNE_BATCH;
+}
+
+static json_t *prune_finish(struct app *a, void *state)
+{
+    (void)a;
+    struct prune *p = state;
+    json_t *summary = json_pack("{s:I}", "emptied", (json_int_t)p->emptied);
+    free(p);
+    return summary;
+}
+
+const struct sched_job mail_prune_job = {
+    .name = "outbox",
+    .mails = 0,
+    .start = prune_start,
+    .step = prune_step,
+    .finish = prune_finish,
+};

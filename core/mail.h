@@ -56,6 +56,20 @@ int mail_queue(struct db *db, const struct mail *m);
  * {pending, sending, sent, failed}}. Owned. */
 json_t *mail_outbox(struct db *db, const char *state, int limit);
 
+/* --- keeping the outbox small ----------------------------------------------------------------- */
+
+#define MAIL_KEEP_DAYS 30         /* a sent mail's contents are kept this long */
+
+/* The schedule's job "outbox": empties the contents (body, HTML, attachment, calendar) of mail
+ * sent more than MAIL_KEEP_DAYS days ago, keeping each row's kind, address, subject, state and
+ * times for the admin; a month's reports at 50,000 employees are over a gigabyte of HTML and CSV
+ * otherwise. Pending and failed mail is never touched. Summary {emptied}. */
+struct sched_job;
+extern const struct sched_job mail_prune_job;
+
+/* Empties at most max sent mails older than `before` (unix seconds); how many, or -1 (logged). */
+int mail_prune(struct db *db, int64_t before, int max);
+
 /* --- the delivery worker --------------------------------------------------------------------- */
 
 #define MAIL_MAX_ATTEMPTS 10

@@ -423,6 +423,7 @@ static int serve(const char *path, const char *rules, const char *web, const cha
     sched_add(app, &trend_job);
     sched_add(app, &remind_job);
     sched_add(app, &report_job);
+    sched_add(app, &mail_prune_job);
     backup_schedule(app, backup->dir, backup->keep);
     if (backup->dir && sched_next(sched_config, "backup", 0, util_now()) == INT64_MAX)
         fprintf(stderr, "evne: warning: --backup-dir is given, but the schedule has no "

@@ -49,6 +49,7 @@ struct app;
     "reports    monthly workday 1 07:00\n"    \
     "snapshot   monthly 1 00:30\n"            \
     "backup     off\n"                        \
+    "outbox     daily 03:15\n"                \
     "quiet      21:00-07:00\n"
 
 /* What a step knows about the run it belongs to. */

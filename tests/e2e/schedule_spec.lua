@@ -78,6 +78,11 @@ describe("the scheduler", function()
     assert.equal("2026-11-30T23:30:00Z",
                  job_named(srv:expect(200, "GET", "/admin/jobs"), "snapshot").next_run_at)
 
+    -- the outbox's tidying: nothing sent 30 days ago yet, nothing emptied
+    local tidy = finished(srv, srv:expect(202, "POST", "/admin/jobs/outbox/run", H.object()).id)
+    assert.equal("ok", tidy.state)
+    assert.equal(0, tidy.summary.emptied)
+
     local status, body = srv:api("POST", "/admin/jobs/nothing/run", H.object())
     H.check_error(status, body, 404, "not_found")
     assert.truthy(body.error.message:find("nothing", 1, true))

@@ -697,6 +697,35 @@ static void test_queue_keeps_html_and_attachment(void **state)
     fx_free(f);
 }
 
+/* Sent mail older than the cut-off loses its contents, keeps its row; nothing else is touched. */
+static void test_prune_empties_old_sent_mail_only(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    struct mail m = {.kind = "report", .to = "a@x.no", .subject = "Rapport", .body = "Tekst",
+                     .html = "<p>Rapport</p>", .attachment_name = "rapport.csv",
+                     .attachment_type = "text/csv; charset=UTF-8", .attachment = CSV,
+                     .ics = "BEGIN:VCALENDAR"};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(mail_queue(f->db, &m), 0);
+    /* 1 and 2 sent long ago, 3 sent lately, 4 failed long ago, 5 still pending */
+    fx_int(f, 0, "UPDATE outbox SET state = 'sent', sent_at = 1000 WHERE id IN (1, 2)");
+    fx_int(f, 0, "UPDATE outbox SET state = 'sent', sent_at = 5000 WHERE id = 3");
+    fx_int(f, 0, "UPDATE outbox SET state = 'failed' WHERE id = 4");
+    assert_int_equal(mail_prune(f->db, 2000, 1), 1);   /* at most max at a time */
+    assert_int_equal(mail_prune(f->db, 2000, 10), 1);
+    assert_int_equal(mail_prune(f->db, 2000, 10), 0);  /* nothing left to empty */
+    assert_int_equal(fx_int(f, -1, "SELECT count(*) FROM outbox WHERE body = '' AND html IS NULL "
+                                   "AND attachment IS NULL AND ics IS NULL"), 2);
+    assert_int_equal(fx_int(f, -1, "SELECT count(*) FROM outbox WHERE id IN (1, 2) AND "
+                                   "subject = 'Rapport' AND to_addr = 'a@x.no' AND "
+                                   "state = 'sent' AND sent_at = 1000"), 2);
+    assert_int_equal(fx_int(f, -1, "SELECT count(*) FROM outbox WHERE id IN (3, 4, 5) AND "
+                                   "html = '<p>Rapport</p>' AND attachment IS NOT NULL AND "
+                                   "body = 'Tekst' AND ics IS NOT NULL"), 3);
+    fx_free(f);
+}
+
 /* --- the rules of delivery -------------------------------------------------------------------- */
 
 static void test_backoff(void **state)
@@ -911,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_record_outcomes),
         cmocka_unit_test(test_gives_up_after_max_attempts),
         cmocka_unit_test(test_queue_writes_a_due_row),
+        cmocka_unit_test(test_prune_empties_old_sent_mail_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

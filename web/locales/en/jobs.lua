@@ -27,6 +27,7 @@ return {
   ["jobs.name.reminders"] = "Reminders",
   ["jobs.name.reports"] = "Monthly reports",
   ["jobs.name.snapshot"] = "Snapshot of the gaps",
+  ["jobs.name.outbox"] = "Tidying the outbox",
   ["jobs.name.backup"] = "Backup",
   ["jobs.trigger.schedule"] = "The schedule",
   ["jobs.trigger.catch-up"] = "Catching up (the server was down)",

@@ -27,6 +27,7 @@ return {
   ["jobs.name.reminders"] = "Påminnelser",
   ["jobs.name.reports"] = "Månedsrapporter",
   ["jobs.name.snapshot"] = "Øyeblikksbilde av gapene",
+  ["jobs.name.outbox"] = "Rydding i e-postkøen",
   ["jobs.name.backup"] = "Sikkerhetskopi",
   ["jobs.trigger.schedule"] = "Timeplanen",
   ["jobs.trigger.catch-up"] = "Etterslep (serveren var nede)",
