@@ -79,7 +79,7 @@ describe("the scheduler", function()
                  job_named(srv:expect(200, "GET", "/admin/jobs"), "snapshot").next_run_at)
 
     -- the outbox's tidying: nothing sent 30 days ago yet, nothing emptied
-    local tidy = finished(srv, srv:expect(202, "POST", "/admin/jobs/outbox/run", H.object()).id)
+    local tidy = srv:wait_run(srv:expect(202, "POST", "/admin/jobs/outbox/run", H.object()).id, 10)
     assert.equal("ok", tidy.state)
     assert.equal(0, tidy.summary.emptied)
 
