@@ -15,6 +15,9 @@
 #define MAX_PENDING 16
 #define CATCH_UP_AFTER 60          /* seconds late before a run counts as a catch-up */
 #define LOOK_AGAIN_MS 60000        /* the longest the timer sleeps: clocks and DST move */
+#define RETRIES 3                  /* a failed run of a slot is tried this many times in all */
+#define RETRY_AFTER 900            /* seconds between them */
+#define RETRY_WITHIN 172800        /* failed runs older than this are not tried again at start */
 
 /* --- the schedule file ------------------------------------------------------------------ */
 
@@ -274,6 +277,7 @@ struct pending {
     const struct sched_job *job;
     int64_t slot, by;
     const char *trigger;
+    int64_t not_before;           /* a retry waits; 0: at once */
 };
 
 struct sched {
@@ -287,7 +291,7 @@ struct sched {
     int started, stopping;
     void (*on_stopped)(void *arg);
     void *stop_arg;
-    /* runs waiting their turn: slots that a crash cut short, runs asked for by hand */
+    /* runs waiting their turn: slots that a crash cut short or that failed (a retry) */
     struct pending pending[MAX_PENDING];
     int npending;
     /* the run in progress */
@@ -329,6 +333,44 @@ static void on_timer(uv_timer_t *t)
     look(s);
 }
 
+static const char *const triggers[] = {"schedule", "catch-up", "manual"};
+
+/* The static trigger string for a stored one. */
+static const char *trigger_of(const char *stored)
+{
+    for (int i = 0; i < 3; i++)
+        if (stored && !strcmp(triggers[i], stored))
+            return triggers[i];
+    return triggers[0];
+}
+
+/* After a failed run of a slot: the slot is run again RETRY_AFTER seconds later, RETRIES times
+ * in all, so that one failure (the database busy, a disk full for a moment) does not skip it.
+ * The jobs record per person what they did in a slot, so a retry picks up where it failed. A run
+ * by hand is not retried: the admin sees it failed. */
+static void retry_later(struct sched *s, const struct sched_job *job, int64_t slot,
+                        const char *trigger, int64_t by)
+{
+    if (!strcmp(trigger, "manual"))
+        return;
+    sqlite3_stmt *st = db_stmt(s->app->db, "SELECT count(*) FROM job_run WHERE job = ? AND "
+                                           "slot = ? AND state = 'failed'");
+    sqlite3_bind_text(st, 1, job->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, slot);
+    int failed = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : RETRIES;
+    sqlite3_reset(st);
+    if (failed >= RETRIES || s->npending == MAX_PENDING) {
+        fprintf(stderr, "evne: job %s: the slot failed %d times; it is not tried again\n",
+                job->name, failed);
+        return;
+    }
+    s->pending[s->npending++] = (struct pending){.job = job, .slot = slot, .by = by,
+                                                 .trigger = trigger,
+                                                 .not_before = util_now() + RETRY_AFTER};
+    fprintf(stderr, "evne: job %s: runs again for the same slot in %d minutes\n", job->name,
+            RETRY_AFTER / 60);
+}
+
 /* Records the end of the run in progress and looks for the next. */
 static void end_run(struct sched *s, int ok, const char *error)
 {
@@ -356,6 +398,8 @@ static void end_run(struct sched *s, int ok, const char *error)
             s->run.trigger, ok ? "done" : "FAILED", ok ? text : "", ok ? "" : error);
     free(text);
     json_decref(summary);
+    if (!ok)
+        retry_later(s, s->job, s->run.slot, s->run.trigger, s->run.by);
     s->job = NULL;
     s->state = NULL;
 }
@@ -445,6 +489,7 @@ static int begin_run(struct sched *s, const struct sched_job *job, int64_t slot,
                 (long long)id, why ? why : "no reason given");
         free(why);
         s->job = NULL;
+        retry_later(s, job, slot, trigger, by);
         return 0;
     }
     uv_idle_start(&s->idle, on_idle);
@@ -460,18 +505,30 @@ static void look(struct sched *s)
         return;
     int64_t now = util_now();
     char *err = NULL;
-    if (s->npending) {
-        struct pending p = s->pending[0];
-        memmove(s->pending, s->pending + 1, sizeof s->pending[0] * (size_t)--s->npending);
+    int64_t wake = now + LOOK_AGAIN_MS / 1000;
+    /* Runs waiting their turn first; those that mail keep to working days and quiet hours too. */
+    for (int k = 0; k < s->npending; k++) {
+        struct pending p = s->pending[k];
+        int64_t at = p.not_before > now ? p.not_before : now;
+        if (p.job->mails)
+            at = next_allowed(s->config, at);
+        if (at > now) {
+            if (at < wake)
+                wake = at;
+            continue;
+        }
+        memmove(s->pending + k, s->pending + k + 1,
+                sizeof s->pending[0] * (size_t)(s->npending - k - 1));
+        s->npending--;
         if (begin_run(s, p.job, p.slot, p.trigger, p.by, 0, &err)) {
             fprintf(stderr, "evne: job %s: %s\n", p.job->name, err);
             free(err);
+            err = NULL;
         }
-        if (!s->job)
-            uv_timer_start(&s->timer, on_timer, 0, 0);
-        return;
+        if (s->job)
+            return;
+        k = -1;
     }
-    int64_t wake = now + LOOK_AGAIN_MS / 1000;
     for (int i = 0; i < s->njobs; i++) {
         const struct sched_job *job = s->jobs[i];
         const struct entry *e = entry_of(s->config, job->name);
@@ -515,14 +572,27 @@ int sched_start(struct app *a, struct sched_config *config, char **err)
         const struct sched_job *job = job_named(s, (const char *)sqlite3_column_text(st, 1));
         if (!job)
             continue;
-        static const char *const triggers[] = {"schedule", "catch-up", "manual"};
-        const char *trigger = triggers[0];
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(triggers[i], (const char *)sqlite3_column_text(st, 3)))
-                trigger = triggers[i];
+        const char *trigger = trigger_of((const char *)sqlite3_column_text(st, 3));
         s->pending[s->npending++] = (struct pending){
             .job = job, .slot = sqlite3_column_int64(st, 2), .by = sqlite3_column_int64(st, 4),
             .trigger = trigger};
+    }
+    sqlite3_reset(st);
+    /* Slots that failed lately and have tries left (their retry was waiting when the server
+     * stopped): tried again now. */
+    st = db_stmt(a->db, "SELECT job, slot, trigger, by FROM job_run r WHERE state = 'failed' AND "
+                        "trigger != 'manual' AND started_at > ? GROUP BY job, slot "
+                        "HAVING count(*) < ? AND NOT EXISTS (SELECT 1 FROM job_run o WHERE "
+                        "o.job = r.job AND o.slot = r.slot AND o.state IN ('ok', 'running'))");
+    sqlite3_bind_int64(st, 1, now - RETRY_WITHIN);
+    sqlite3_bind_int(st, 2, RETRIES);
+    while (sqlite3_step(st) == SQLITE_ROW && s->npending < MAX_PENDING) {
+        const struct sched_job *job = job_named(s, (const char *)sqlite3_column_text(st, 0));
+        if (job)
+            s->pending[s->npending++] = (struct pending){
+                .job = job, .slot = sqlite3_column_int64(st, 1),
+                .trigger = trigger_of((const char *)sqlite3_column_text(st, 2)),
+                .by = sqlite3_column_int64(st, 3)};
     }
     sqlite3_reset(st);
     if (db_begin(a->db)) {
@@ -624,12 +694,16 @@ int sched_run_now(struct app *a, const char *name, int64_t by, int64_t *run_id, 
         *err = xasprintf("there is no job called '%s'", name);
         return -1;
     }
-    if (s->job || s->npending) {
+    if (s->stopping) {
+        *status = 503;
+        *err = xstrdup("the server is stopping");
+        return -1;
+    }
+    /* A run by hand is the admin's decision: it starts at once, quiet hours or not. */
+    if (s->job) {
         *status = 409;
-        *err = s->job ? xasprintf("job %s is running (run %lld); try again when it is done",
-                                  s->job->name, (long long)s->run.id)
-                      : xstrdup("runs cut short by the last stop are being run again; try again "
-                                "when they are done");
+        *err = xasprintf("job %s is running (run %lld); try again when it is done",
+                         s->job->name, (long long)s->run.id);
         return -1;
     }
     if (begin_run(s, job, util_now(), "manual", by, 0, err)) {

@@ -20,7 +20,9 @@
  * restart never skips a run (next_run_at stays in the past until a run was recorded) and never
  * repeats one: a run that a crash or stop cut short is marked 'interrupted' at the next start and
  * run again for the same slot; the jobs record per item what they did in a slot (the reminder and
- * report_sent tables) and skip it the second time.
+ * report_sent tables) and skip it the second time. A run that fails (a step answers -1, or the
+ * job cannot start) is run again for the same slot 15 minutes later, three times in all, and
+ * at the next start if its tries were not used up; a run by hand is not retried.
  *
  * A run does its work in steps on the loop thread, each given SCHED_STEP_US of time, with a turn
  * of the loop between steps, so that requests are served while a job runs; one job runs at a time
@@ -99,7 +101,8 @@ void sched_kick(struct app *a);
 void sched_stop(struct app *a, void (*on_stopped)(void *arg), void *arg);
 
 /* Starts job `name` now, by hand, for the slot `now`. 0 and *run_id; -1 and *err (owned) with
- * *status 404 (no such job) or 409 (this job or another is running; says which). A manual run
+ * *status 404 (no such job), 409 (this job or another is running; says which) or 503 (the
+ * server is stopping). A run by hand starts at once, quiet hours or not. A manual run
  * does not move next_run_at. */
 int sched_run_now(struct app *a, const char *name, int64_t by, int64_t *run_id, int *status,
                   char **err);

@@ -140,6 +140,46 @@ describe("the scheduler", function()
     if reminders then assert.equal(H.null, reminders.next_run_at) end
   end)
 
+  it("runs a failed slot again a quarter of an hour later, three times in all", function()
+    -- rules without the organisation's report layout: the reports job cannot start
+    local rules = srv.dir .. "/rules"
+    assert(H.run(("cp -R %s %s && rm %s/reports/organisation.lua"):format(
+      H.shell_quote(os.getenv("EVNE_RULES") or "rules"), H.shell_quote(rules),
+      H.shell_quote(rules))) ~= nil)
+    local file = srv.dir .. "/schedule"
+    local f = assert(io.open(file, "w"))
+    f:write("reports daily 10:05\nquiet 21:00-07:00\n")
+    f:close()
+    srv:stop()
+    -- Tuesday 1 December 2026 10:00 in Oslo: a working day, out of the quiet hours
+    srv.opts.args = { "--clock", "1796115600", "--schedule", file, "--rules", rules }
+    srv:launch()
+    -- At start, the default schedule's reports run due at 07:00 catches up and fails; at 10:06
+    -- today's 10:05 run fails too. Each slot is tried again at +16 and +32 minutes, no more.
+    local function by_slot()
+      local count = {}
+      for _, r in ipairs(srv:job_runs("reports")) do
+        assert.equal("failed", r.state)
+        assert.truthy(r.error:find("organisation", 1, true), r.error)
+        count[r.slot] = (count[r.slot] or 0) + 1
+      end
+      return count
+    end
+    srv:wait_job_runs("reports", 1)
+    srv:set_clock("2026-12-01T09:06:00Z")
+    srv:wait_job_runs("reports", 2)
+    assert.same({ ["2026-12-01T06:00:00Z"] = 1, ["2026-12-01T09:05:00Z"] = 1 }, by_slot())
+    srv:set_clock("2026-12-01T09:22:00Z")
+    srv:wait_job_runs("reports", 4)
+    srv:set_clock("2026-12-01T09:38:00Z")
+    srv:wait_job_runs("reports", 6)
+    assert.same({ ["2026-12-01T06:00:00Z"] = 3, ["2026-12-01T09:05:00Z"] = 3 }, by_slot())
+    -- three tries in all: no fourth
+    srv:set_clock("2026-12-01T09:54:00Z")
+    socket.sleep(0.5)
+    assert.equal(6, #srv:job_runs("reports"))
+  end)
+
   it("refuses a schedule file with a mistake, naming the line", function()
     local file = srv.dir .. "/bad-schedule"
     local f = assert(io.open(file, "w"))
