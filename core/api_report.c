@@ -17,6 +17,7 @@
 #include "gap.h"
 #include "http.h"
 #include "lua_host.h"
+#include "org.h"
 #include "report.h"
 #include "util.h"
 #include "web.h"
@@ -55,18 +56,10 @@ static int id_param(const struct form *q, const char *name, int64_t *out, struct
     return 0;
 }
 
-/* The language of the caller as stored ("nb" when unknown). */
+/* The language of the caller: the page's, else the one stored on them. */
 static const char *caller_lang(const struct api_req *r)
 {
-    if (r->lang)
-        return r->lang;
-    sqlite3_stmt *st = db_stmt(r->app->db, "SELECT lang FROM employee WHERE id = ?");
-    sqlite3_bind_int64(st, 1, r->who.employee_id);
-    const char *lang = "nb";
-    if (sqlite3_step(st) == SQLITE_ROW && db_text(st, 0) && !strcmp(db_text(st, 0), "en"))
-        lang = "en";
-    sqlite3_reset(st);
-    return lang;
+    return r->lang ? r->lang : org_employee_lang(r->app, r->who.employee_id);
 }
 
 int api_report_request(struct api_req *r, const char *name, struct report_params *p,

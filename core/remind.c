@@ -13,6 +13,7 @@
 #include "oslo.h"
 #include "util.h"
 
+#define POLICY_FAILS_IN_A_ROW 20   /* the run stops after this many failures in a row */
 #define DAY 86400
 #define LOGGED_ERRORS 100          /* errors logged one by one; the rest are counted */
 #define MAX_DEPTH 64               /* as course.c's manager_of: a tree deeper than this is broken */
@@ -64,6 +65,7 @@ struct run {
     /* what the run did */
     int64_t employees, reminders, to_managers, errors, skipped;
     char *first_error;
+    int in_a_row;                  /* the policy's failures since its last answer */
 };
 
 static char *dup_col(sqlite3_stmt *st, int col)
@@ -416,17 +418,11 @@ fail:
 
 /* --- one employee ----------------------------------------------------------------------------- */
 
-/* "2026-12-03T09:00" in Norwegian time, into out. */
-static void local_time(int64_t t, char out[20])
-{
-    struct oslo_time o = oslo_local(t);
-    snprintf(out, 20, "%04d-%02d-%02dT%02d:%02d", o.year, o.month, o.day, o.hour, o.minute);
-}
-
+/* "2026-12-03T09:00" in Norwegian time. */
 static json_t *local_json(int64_t t)
 {
-    char s[20];
-    local_time(t, s);
+    char s[17];
+    oslo_wall(t, s);
     return json_string(s);
 }
 
@@ -548,9 +544,13 @@ static int remind_one(struct app *a, struct run *r, const struct emp *e)
     } else if (lh_reminder(a->rules, employee, e->facts, r->now, &rem, &why)) {
         note_error(r, e, why ? why : "the reminders policy failed");
         free(why);
-    } else if (rem) {
-        rc = send_reminder(a, r, e, rem);
-        rc = rc < 0 ? -1 : rc == 0;
+        r->in_a_row++;
+    } else {
+        r->in_a_row = 0;
+        if (rem) {
+            rc = send_reminder(a, r, e, rem);
+            rc = rc < 0 ? -1 : rc == 0;
+        }
     }
     json_decref(rem);
     json_decref(employee);
@@ -564,6 +564,13 @@ static int remind_step(struct app *a, void *state, const struct sched_run *run, 
 {
     (void)run;
     struct run *r = state;
+    if (r->in_a_row >= POLICY_FAILS_IN_A_ROW) {
+        /* a policy that fails for everyone (an endless loop stopped by the watchdog each time)
+         * would hold every step to its limit: the run stops, and is tried again later */
+        *err = xasprintf("reminders: the policy failed for %d employees in a row (%s); the run "
+                         "stops", r->in_a_row, r->first_error ? r->first_error : "");
+        return -1;
+    }
     int64_t t0 = util_monotonic_us(), cpu0 = thread_cpu_us();
     if (r->exhausted && r->next == r->nchunk)
         return 0;

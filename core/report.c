@@ -1147,6 +1147,8 @@ char *report_document(const char *title, const char *lang, const char *html)
 
 enum phase { PHASE_EMPLOYEES, PHASE_DEPARTMENTS, PHASE_ADVISERS, PHASE_DONE };
 
+#define FAILS_IN_A_ROW 20           /* the run stops after this many reports failed in a row */
+
 static const char *const phase_report[] = {REPORT_EMPLOYEE, REPORT_DEPARTMENT,
                                            REPORT_ORGANISATION};
 
@@ -1205,6 +1207,8 @@ struct job {
     enum phase longest_item_phase;
     int64_t item_us;               /* the report being made, so far */
     struct making making;          /* the report being made, between steps */
+    int in_a_row;                  /* reports that failed since the last one sent */
+    char *last_error;
 };
 
 /* The next recipient of the phase after j->after, by id: 1 and *it, or 0 when the phase is
@@ -1394,6 +1398,12 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
 {
     (void)run;
     struct job *j = state;
+    if (j->in_a_row >= FAILS_IN_A_ROW) {
+        /* a layout that fails for everyone: the run stops, and is tried again later */
+        *err = xasprintf("%d reports in a row could not be made; the last: %s", j->in_a_row,
+                         j->last_error ? j->last_error : "");
+        return -1;
+    }
     int64_t t0 = util_monotonic_us();
     if (!j->warm) {   /* a step of its own: the names, the catalogue, who attended what */
         ctx_requirements(&j->ctx);
@@ -1412,9 +1422,12 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
         *err = xstrdup("the database refused a transaction (see the log)");
         return -1;
     }
-    int queued = 0, stages = 0;
+    int queued = 0, stages = 0, looked = 0;
     struct making *mk = &j->making;
     while (j->phase != PHASE_DONE) {
+        /* skipping those sent already (a run again) takes time too */
+        if (looked++ && util_monotonic_us() - t0 > item_budget)
+            break;
         if (!mk->active) {
             if (!next_item(j, &mk->it)) {
                 j->phase++;
@@ -1447,9 +1460,12 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
         if (rc < 0) {
             fprintf(stderr, "evne: reports %s: the %s report for %s (%lld) was not sent: %s\n",
                     j->period, mk->report, mk->it.name, (long long)mk->it.recipient, why);
-            free(why);
+            free(j->last_error);
+            j->last_error = why;
             j->errors++;
+            j->in_a_row++;
         } else {
+            j->in_a_row = 0;
             j->counts[j->phase]++;
             j->mails++;
             queued++;
@@ -1489,6 +1505,7 @@ static json_t *job_finish(struct app *a, void *state)
                                 (json_int_t)j->mails, "errors", (json_int_t)j->errors,
                                 "skipped", (json_int_t)j->skipped);
     making_free(&j->making);
+    free(j->last_error);
     json_object_set_new(summary, "warm_us", json_integer(j->warm_us));
     json_object_set_new(summary, "longest_commit_us", json_integer(j->longest_commit_us));
     json_object_set_new(summary, "longest_item_us", json_integer(j->longest_item_us));

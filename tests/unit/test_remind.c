@@ -5,6 +5,7 @@
 #include "fixture.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "app.h"
 #include "lua_host.h"
@@ -233,6 +234,53 @@ static void test_chunks_small_steps_and_a_run_again(void **state)
     util_clock_set(NOW);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A policy that fails for everyone: the run stops after POLICY_FAILS_IN_A_ROW of them rather
+ * than holding every step to the watchdog's limit for 50,000 people. */
+static void test_a_policy_failing_for_everyone_stops_the_run(void **state)
+{
+    struct ctx *c = *state;
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/broken-rules", c->f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    write_file(dir, "thresholds.lua", "return { classify = function(required, actual)\n"
+                                      "  return actual >= required and 'ok' or 'gap' end }\n");
+    write_file(dir, "reminders.lua", "return { due = function(employee)\n"
+                                     "  error('broken for ' .. employee.id) end }\n");
+    lh_free(c->app.rules);
+    char *err = NULL;
+    if (lh_load(dir, &c->app.rules, &err))
+        fail_msg("lh_load: %s", err);
+    fx_department(c->f, 1, "Kommunen", 0);
+    for (int i = 0; i < 30; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Ansatt %d", i);
+        fx_employee(c->f, 100 + i, name, 1);
+    }
+    struct sched_run run = {.id = 1, .slot = NOW, .now = util_now(), .trigger = "schedule"};
+    void *st = remind_job.start(&c->app, &run, &err);
+    assert_non_null(st);
+    int rc, steps = 0;
+    while ((rc = remind_job.step(&c->app, st, &run, 1, &err)) == 1)
+        assert_true(++steps < 1000);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "failed for 20 employees in a row"));
+    assert_non_null(strstr(err, "broken for 100"));
+    free(err);
+    json_t *summary = remind_job.finish(&c->app, st);
+    assert_int_equal(count(summary, "errors"), 20);
+    json_decref(summary);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +288,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_archived_manager_passed_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approval_waiting_in_english, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunks_small_steps_and_a_run_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_policy_failing_for_everyone_stops_the_run, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
