@@ -192,18 +192,26 @@ done:
     return rc;
 }
 
-int backup_commit(struct backup *b, struct backup_result *res, char **err)
+int backup_finish_copy(struct backup *b, char **err)
 {
-    memset(res, 0, sizeof *res);
     int rc = sqlite3_backup_finish(b->bk);
     b->bk = NULL;
     if (rc != SQLITE_OK) {
         *err = sqlite_err(b->dst, "finishing the copy");
-        backup_abandon(b);
         return -1;
     }
     sqlite3_close(b->dst);
     b->dst = NULL;
+    return 0;
+}
+
+int backup_commit(struct backup *b, struct backup_result *res, char **err)
+{
+    memset(res, 0, sizeof *res);
+    if (b->bk && backup_finish_copy(b, err)) {
+        backup_abandon(b);
+        return -1;
+    }
     struct stat sb;
     char *dir = dir_of(b->to);
     if (verify(b->tmp, &res->pages, err)) {
@@ -679,6 +687,8 @@ static void check_done(uv_work_t *w, int status)
     j->phase = DONE;
     if (j->orphaned)
         job_free(j);
+    else
+        sched_resume(j->app);
 }
 
 static void *job_start(struct app *a, const struct sched_run *run, char **err)
@@ -714,11 +724,8 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
 {
     (void)run;
     struct job *j = state;
-    if (j->phase == CHECKING) {
-        /* The check runs on a worker; a millisecond's nap keeps this loop from spinning. */
-        uv_sleep(1);
-        return 1;
-    }
+    if (j->phase == CHECKING)
+        return SCHED_WAIT;   /* the check runs on a worker, whose end resumes the run */
     if (j->phase == DONE) {
         if (j->work_rc) {
             *err = xstrdup(j->work_err ? j->work_err : "the check of the copy failed");
@@ -748,13 +755,17 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
         if (elapsed + predicted > budget_us)
             return 1;
     }
-    /* Copied: check, sync and rename off the loop. */
+    /* Copied. The copy is finished here, on the loop: sqlite3_backup_finish takes it off the
+     * server's connection, which the loop goes on writing through (a NOMUTEX connection must
+     * not be touched by two threads). The check, sync and rename go off the loop. */
+    if (backup_finish_copy(j->b, err))
+        return -1;
     j->phase = CHECKING;
     j->work.data = j;
     if (!a->loop) {
         check_work(&j->work);
         check_done(&j->work, 0);
-        return job_step(a, state, run, budget_us, err);
+        return job_step(a, state, run, budget_us, err);   /* DONE now */
     }
     if (uv_queue_work(a->loop, &j->work, check_work, check_done) != 0) {
         *err = xstrdup("cannot start the check of the copy");

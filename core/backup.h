@@ -50,6 +50,10 @@ int backup_open(sqlite3 *src, const char *to, struct backup **out, char **err);
 /* Copies up to `pages` pages (-1: all that remain): 1 when more remain, 0 when the copy is
  * complete, -1 and *err (owned) on failure (b stays valid for backup_abandon). */
 int backup_step(struct backup *b, int pages, char **err);
+/* After the step that answered 0: ends the copy and closes it, on the thread that uses src
+ * (the loop, for the server's own connection). 0, or -1 and *err (owned; b stays valid for
+ * backup_abandon). backup_commit does it when it was not done. */
+int backup_finish_copy(struct backup *b, char **err);
 /* After the step that answered 0: checks the copy (quick_check), fsyncs it, renames it to `to`
  * and fsyncs the folder. May take seconds on a large file: not on the loop. Frees b. 0 and
  * *res, or -1 and *err (owned; the temporary file is removed). */

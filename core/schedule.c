@@ -417,6 +417,10 @@ static void step(struct sched *s)
         s->longest_step_us = dt;
     if (rc == 1)
         return;   /* the idle handle brings the next step after the loop's next poll */
+    if (rc == SCHED_WAIT) {
+        uv_idle_stop(&s->idle);   /* until the job's own work calls sched_resume */
+        return;
+    }
     uv_idle_stop(&s->idle);
     end_run(s, rc == 0, rc == 0 ? NULL : err ? err : "the job failed without saying why");
     free(err);
@@ -631,6 +635,13 @@ int sched_start(struct app *a, struct sched_config *config, char **err)
     s->started = 1;
     uv_timer_start(&s->timer, on_timer, 0, 0);
     return 0;
+}
+
+void sched_resume(struct app *a)
+{
+    struct sched *s = a->sched;
+    if (s && s->started && !s->stopping && s->job)
+        uv_idle_start(&s->idle, on_idle);
 }
 
 void sched_kick(struct app *a)

@@ -72,7 +72,9 @@ struct sched_job {
     /* The job's state for one run (owned by the job), or NULL and *err (owned). */
     void *(*start)(struct app *a, const struct sched_run *run, char **err);
     /* Does work for about budget_us microseconds: 1 when more remains, 0 when done, -1 and
-     * *err (owned) when the run failed. Each step commits what it did before it returns. */
+     * *err (owned) when the run failed, SCHED_WAIT when it waits for work of its own off the
+     * loop and will call sched_resume when that is done. Each step commits what it did before
+     * it returns. */
     int (*step)(struct app *a, void *state, const struct sched_run *run, int64_t budget_us,
                 char **err);
     /* Frees the state and answers what the run did (owned JSON object, e.g. {"employees": 3300,
@@ -94,6 +96,11 @@ void sched_add(struct app *a, const struct sched_job *job);
 /* Starts the scheduler on a->loop with config (consumed): marks runs left 'running' as
  * 'interrupted' (their slots run again), creates job rows, runs what is due. -1 and *err. */
 int sched_start(struct app *a, struct sched_config *config, char **err);
+#define SCHED_WAIT 2
+
+/* Steps the run in progress again after its step answered SCHED_WAIT. Loop thread only. */
+void sched_resume(struct app *a);
+
 /* Looks again at what is due, at once (after the test clock moved). No-op without a scheduler. */
 void sched_kick(struct app *a);
 /* Stops: a run in progress stops between two steps and stays 'running' in the database, to be
