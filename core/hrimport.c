@@ -1863,8 +1863,7 @@ size_t hrimport_body_limit(const char *method, const char *target)
         return 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n = strlen(routes[i]);
-        if (!strncmp(target, routes[i], n) &&
-            (target[n] == '\0' || target[n] == '?' || !strncmp(target + n, "/commit", 7)))
+        if (!strncmp(target, routes[i], n) && (target[n] == '\0' || target[n] == '?'))
             return HRIMPORT_MAX_BYTES;
     }
     return 0;

@@ -33,7 +33,14 @@ enum fail_kind {
     FAIL_TOO_MANY_HEADERS,
     FAIL_BODY_TOO_LARGE,
     FAIL_BAD_PATH,
+    FAIL_LARGE_BUSY,
 };
+
+/* Connections receiving or holding a body over HTTP_MAX_BODY_BYTES (a route's own limit), in the
+ * whole process. The limit is granted before anyone is authenticated (the body comes before
+ * the handler), so one such body at a time bounds what a stranger can make the server hold. */
+#define HTTP_MAX_LARGE_BODIES 1
+static int large_bodies;
 
 struct http_conn {
     llhttp_t parser;
@@ -69,6 +76,7 @@ struct http_conn {
     enum fail_kind fail;
     http_body_limit_fn body_limit_fn;
     size_t body_limit;          /* of the request being received */
+    int large;                  /* counted in large_bodies */
 
     /* a streamed answer (http_respond_stream) in progress */
     int streaming;
@@ -369,6 +377,10 @@ static const char *fail_code(enum fail_kind kind, int *status, const char **mess
         *status = 400;
         *message = "the path contains a NUL byte";
         return "bad_request";
+    case FAIL_LARGE_BUSY:
+        *status = 503;
+        *message = "another large upload is being received; try again in a moment";
+        return "busy";
     case FAIL_NONE:
         break;
     }
@@ -418,8 +430,17 @@ static void fail_request(struct http_conn *c, enum fail_kind kind, const char *r
 
 /* --- requests ------------------------------------------------------------------------------ */
 
+static void release_large(struct http_conn *c)
+{
+    if (c->large) {
+        c->large = 0;
+        large_bodies--;
+    }
+}
+
 static void reset_request(struct http_conn *c)
 {
+    release_large(c);
     c->head.len = 0;
     c->body.len = 0;
     /* a one-off large body should not stay allocated for the connection's life */
@@ -540,6 +561,16 @@ static size_t parse(struct http_conn *c, const char *data, size_t len)
                                                   c->head.data + c->url_off)
                                : 0;
             c->body_limit = limit ? limit : HTTP_MAX_BODY_BYTES;
+            if (c->body_limit > HTTP_MAX_BODY_BYTES &&
+                (c->parser.content_length > HTTP_MAX_BODY_BYTES ||
+                 (c->parser.flags & F_CHUNKED))) {
+                if (large_bodies >= HTTP_MAX_LARGE_BODIES) {
+                    fail_request(c, FAIL_LARGE_BUSY, NULL);
+                    break;
+                }
+                c->large = 1;
+                large_bodies++;
+            }
             if (c->parser.content_length > c->body_limit &&
                 (c->parser.flags & F_CONTENT_LENGTH)) {
                 fail_request(c, FAIL_BODY_TOO_LARGE, NULL);
@@ -569,6 +600,7 @@ static size_t parse(struct http_conn *c, const char *data, size_t len)
 
 static void conn_destroy(struct http_conn *c)
 {
+    release_large(c);
     buf_free(&c->in);
     buf_free(&c->head);
     buf_free(&c->body);

@@ -281,6 +281,56 @@ static char *post_of(const char *path, size_t n)
     return buf_steal(&b);
 }
 
+/* One large body at a time in the whole process: a second waits its turn with 503. */
+static void test_one_large_body_at_a_time(void **state)
+{
+    (void)state;
+    size_t two_mib = 2 * 1024 * 1024;
+    char head[160];
+    snprintf(head, sizeof head, "POST /import HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+             two_mib);
+    struct fake *a = fake_new(), *b = fake_new();
+    http_conn_set_body_limit(a->conn, import_limit);
+    http_conn_set_body_limit(b->conn, import_limit);
+    assert_int_equal(feed(a, head), 0);          /* a's body is on its way */
+    assert_int_equal(feed(b, head), -1);
+    assert_non_null(strstr(b->writes[0], "HTTP/1.1 503 "));
+    assert_non_null(strstr(b->writes[0], "another large upload"));
+    fake_free(b);
+    /* a small body meanwhile is not held up */
+    struct fake *small = fake_new();
+    http_conn_set_body_limit(small->conn, import_limit);
+    char *req = post_of("/elsewhere", 10);
+    assert_int_equal(http_conn_feed(small->conn, req, strlen(req)), 0);
+    free(req);
+    assert_int_equal(small->nrequests, 1);
+    fake_free(small);
+    /* a's body arrives and is answered: the next large one is taken */
+    char *body = xmalloc(two_mib);
+    memset(body, 'x', two_mib);
+    assert_int_equal(http_conn_feed(a->conn, body, two_mib), 0);
+    free(body);
+    assert_int_equal(a->nrequests, 1);
+    b = fake_new();
+    http_conn_set_body_limit(b->conn, import_limit);
+    req = post_of("/import", two_mib);
+    assert_int_equal(http_conn_feed(b->conn, req, strlen(req)), 0);
+    free(req);
+    assert_int_equal(b->nrequests, 1);
+    fake_free(b);
+    /* a connection that goes away with its body half-sent gives the turn back */
+    a->nrequests = 0;
+    fake_free(a);
+    a = fake_new();
+    http_conn_set_body_limit(a->conn, import_limit);
+    assert_int_equal(feed(a, head), 0);
+    fake_free(a);
+    b = fake_new();
+    http_conn_set_body_limit(b->conn, import_limit);
+    assert_int_equal(feed(b, head), 0);
+    fake_free(b);
+}
+
 static void test_route_body_limit(void **state)
 {
     (void)state;
@@ -347,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_free_in_the_middle),
         cmocka_unit_test(test_empty_stream),
         cmocka_unit_test(test_route_body_limit),
+        cmocka_unit_test(test_one_large_body_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
