@@ -113,7 +113,10 @@ int audit_note(struct db *d, const char *action, const char *entity, int64_t ent
 
 int audit_login(struct db *d, int ok, int64_t employee_id, const char *login, const char *addr)
 {
-    json_t *o = json_pack("{s:s}", "login", login ? login : "");
+    /* A login nobody has is not written down: people type their password into the login
+     * field now and then, and this table can never be cleaned. The attempt itself is. */
+    json_t *o = employee_id ? json_pack("{s:s}", "login", login ? login : "")
+                            : json_pack("{s:b}", "unknown_login", 1);
     if (!o)   /* not UTF-8: say only that one was tried */
         o = json_object();
     char *detail = json_dumps(o, JSON_COMPACT);

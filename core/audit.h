@@ -51,8 +51,9 @@ int audit_note(struct db *d, const char *action, const char *entity, int64_t ent
                int64_t employee_id, const char *detail);
 
 /* A login through the API or the login page: ok = 1 records "login" by employee_id (the actor),
- * ok = 0 records "login_failed" with the login name that was tried (employee_id 0 when no such
- * login is active). addr borrowed. */
+ * ok = 0 records "login_failed" with the login name that was tried when it is someone's
+ * (employee_id), and only {"unknown_login": true} when nobody has it (employee_id 0): what
+ * was typed may be a password. addr borrowed. */
 int audit_login(struct db *d, int ok, int64_t employee_id, const char *login, const char *addr);
 
 /* --- reading the trail (GET /api/v1/admin/audit, the admin's page /admin/audit) ----------- */
