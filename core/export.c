@@ -158,21 +158,33 @@ static int sys_cmp(const void *k, const void *e)
     return id < other ? -1 : id > other;
 }
 
+/* The end of a read that feeds a piece: anything but SQLITE_DONE fails the export, which then
+ * ends without its last piece rather than looking whole with rows missing. */
+static void read_end(struct export *x, sqlite3_stmt *st, int rc)
+{
+    if (rc != SQLITE_DONE) {
+        db_log_error(x->a->db, st);
+        x->failed = 1;
+    }
+}
+
 static void load_catalogue(struct export *x)
 {
     struct db *db = x->a->db;
     sqlite3_stmt *st = db_stmt(db, "SELECT id, name FROM system ORDER BY id");
     size_t cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (x->nsystems == cap)
             x->systems = xrealloc(x->systems, (cap = cap ? cap * 2 : 64) * sizeof *x->systems);
         x->systems[x->nsystems++] =
             (struct sys_info){sqlite3_column_int64(st, 0), xstrdup(db_text(st, 1))};
     }
+    read_end(x, st, rc);
     sqlite3_reset(st);
     st = db_stmt(db, "SELECT id, system_id, text FROM requirement ORDER BY id");
     cap = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (x->nreqs == cap)
             x->reqs = xrealloc(x->reqs, (cap = cap ? cap * 2 : 256) * sizeof *x->reqs);
         struct req_info *r = &x->reqs[x->nreqs++];
@@ -185,6 +197,7 @@ static void load_catalogue(struct export *x)
                         : NULL;
         r->system = s ? s->name : "";
     }
+    read_end(x, st, rc);
     sqlite3_reset(st);
 }
 
@@ -502,11 +515,11 @@ static void employee_profiles(struct export *x, struct buf *out, int64_t id, int
                                          "ON p.id = a.profile_id WHERE a.employee_id = ? "
                                          "ORDER BY p.name, p.id");
     sqlite3_bind_int64(st, 1, id);
-    int n = 0;
+    int n = 0, rc;
     struct buf names = {0};
     if (!csv)
         buf_puts(out, "[");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (csv) {
             buf_puts(&names, n ? ", " : "");
             buf_puts(&names, db_text(st, 1));
@@ -516,6 +529,7 @@ static void employee_profiles(struct export *x, struct buf *out, int64_t id, int
         }
         n++;
     }
+    read_end(x, st, rc);
     sqlite3_reset(st);
     if (csv)
         csv_text(out, names.data ? names.data : "");
@@ -531,8 +545,8 @@ static void employee_assessments_json(struct export *x, struct buf *out, int64_t
                                          "ORDER BY recorded_at, id");
     sqlite3_bind_int64(st, 1, id);
     buf_puts(out, "[");
-    int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         buf_puts(out, n++ ? ",{\"id\":" : "{\"id\":");
         buf_putint(out, sqlite3_column_int64(st, 0));
         buf_puts(out, ",\"requirement_id\":");
@@ -549,6 +563,7 @@ static void employee_assessments_json(struct export *x, struct buf *out, int64_t
         json_text_or_null(out, db_text(st, 6));
         buf_puts(out, "}");
     }
+    read_end(x, st, rc);
     sqlite3_reset(st);
     buf_puts(out, "]");
 }
@@ -837,7 +852,7 @@ int export_next(struct export *x, struct buf *out)
         case P_TAIL: buf_puts(out, "}\n"); rc = 1; break;
         case P_DONE: break;
         }
-        if (rc < 0) {
+        if (rc < 0 || x->failed) {
             x->failed = 1;
             return -1;
         }
