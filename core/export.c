@@ -232,26 +232,6 @@ void export_free(struct export *x)
 
 /* --- writing ------------------------------------------------------------------------------- */
 
-/* A CSV cell: quoted when it holds ; " CR or LF; a text Excel would take for a formula (= + - @
- * TAB CR first) gets a leading apostrophe, as the reports' CSV does. */
-static void csv_text(struct buf *b, const char *s)
-{
-    if (!s)
-        return;
-    int formula = *s && strchr("=+-@\t\r", *s);
-    if (!formula && !strpbrk(s, ";\"\r\n")) {
-        buf_puts(b, s);
-        return;
-    }
-    buf_puts(b, formula ? "\"'" : "\"");
-    for (; *s; s++) {
-        if (*s == '"')
-            buf_puts(b, "\"");
-        buf_append(b, s, 1);
-    }
-    buf_puts(b, "\"");
-}
-
 /* A fraction with a decimal comma, as Excel in Norway reads a number. */
 static void csv_fraction(struct buf *b, double v)
 {
@@ -420,15 +400,15 @@ static int phase_departments(struct export *x, struct buf *out)
         n++;
         x->last = sqlite3_column_int64(st, 0);
         if (csv) {
-            csv_text(out, db_text(st, 1));
+            buf_csv_cell(out, db_text(st, 1));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 2));
+            buf_csv_cell(out, db_text(st, 2));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 4));
+            buf_csv_cell(out, db_text(st, 4));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 6));
+            buf_csv_cell(out, db_text(st, 6));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 7));
+            buf_csv_cell(out, db_text(st, 7));
             buf_puts(out, ";");
             buf_putint(out, x->last);
             buf_puts(out, ";");
@@ -532,7 +512,7 @@ static void employee_profiles(struct export *x, struct buf *out, int64_t id, int
     read_end(x, st, rc);
     sqlite3_reset(st);
     if (csv)
-        csv_text(out, names.data ? names.data : "");
+        buf_csv_cell(out, names.data ? names.data : "");
     else
         buf_puts(out, "]");
     buf_free(&names);
@@ -618,14 +598,14 @@ static int phase_employees(struct export *x, struct buf *out)
         int has_gaps = !archived && gap_employee(x->a->gap, id, &cells, &ncells, &sum) == 0;
         if (csv) {
             for (int col = 1; col <= 3; col++) {
-                csv_text(out, db_text(st, col));
+                buf_csv_cell(out, db_text(st, col));
                 buf_puts(out, ";");
             }
-            csv_text(out, db_text(st, 5));
+            buf_csv_cell(out, db_text(st, 5));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 6));
+            buf_csv_cell(out, db_text(st, 6));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 7));
+            buf_csv_cell(out, db_text(st, 7));
             buf_puts(out, ";");
             roles_out(out, (unsigned)sqlite3_column_int(st, 8), 1);
             buf_puts(out, archived ? ";0;" : ";1;");
@@ -702,25 +682,25 @@ static int phase_assessments(struct export *x, struct buf *out)
         n++;
         x->last = sqlite3_column_int64(st, 0);
         const struct req_info *r = req_of(x, sqlite3_column_int64(st, 3));
-        csv_text(out, db_text(st, 1));
+        buf_csv_cell(out, db_text(st, 1));
         buf_puts(out, ";");
-        csv_text(out, db_text(st, 2));
+        buf_csv_cell(out, db_text(st, 2));
         buf_puts(out, ";");
-        csv_text(out, r ? r->system : "");
+        buf_csv_cell(out, r ? r->system : "");
         buf_puts(out, ";");
         buf_putint(out, sqlite3_column_int64(st, 3));
         buf_puts(out, ";");
-        csv_text(out, r ? r->text : "");
+        buf_csv_cell(out, r ? r->text : "");
         buf_puts(out, ";");
         buf_putint(out, sqlite3_column_int(st, 4));
         buf_puts(out, ";");
-        csv_text(out, db_text(st, 5));
+        buf_csv_cell(out, db_text(st, 5));
         buf_puts(out, ";");
         iso(out, sqlite3_column_int64(st, 6), 0);
         buf_puts(out, ";");
-        csv_text(out, db_text(st, 7));
+        buf_csv_cell(out, db_text(st, 7));
         buf_puts(out, ";");
-        csv_text(out, db_text(st, 8));
+        buf_csv_cell(out, db_text(st, 8));
         buf_puts(out, "\r\n");
         if (out->len >= EXPORT_PIECE_BYTES)
             break;
@@ -751,24 +731,24 @@ static int phase_gaps(struct export *x, struct buf *out)
         for (size_t i = 0; i < ncells; i++) {
             const struct gap_cell *c = &cells[i];
             const struct req_info *r = req_of(x, c->requirement_id);
-            csv_text(out, db_text(st, 1));
+            buf_csv_cell(out, db_text(st, 1));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 2));
+            buf_csv_cell(out, db_text(st, 2));
             buf_puts(out, ";");
-            csv_text(out, db_text(st, 3));
+            buf_csv_cell(out, db_text(st, 3));
             buf_puts(out, ";");
-            csv_text(out, r ? r->system : "");
+            buf_csv_cell(out, r ? r->system : "");
             buf_puts(out, ";");
             buf_putint(out, c->requirement_id);
             buf_puts(out, ";");
-            csv_text(out, r ? r->text : "");
+            buf_csv_cell(out, r ? r->text : "");
             int nums[] = {c->required, c->actual, c->gap};
             for (size_t k = 0; k < 3; k++) {
                 buf_puts(out, ";");
                 buf_putint(out, nums[k]);
             }
             buf_puts(out, ";");
-            csv_text(out, class_name(x, c->class_id));
+            buf_csv_cell(out, class_name(x, c->class_id));
             buf_puts(out, c->unassessed ? ";1;" : ";0;");
             if (!c->unassessed)
                 iso(out, c->assessed_at, 0);
@@ -807,7 +787,7 @@ static int phase_rollups(struct export *x, struct buf *out)
             buf_puts(out, ";");
             buf_putint(out, w->id);
             buf_puts(out, ";");
-            csv_text(out, w->name);
+            buf_csv_cell(out, w->name);
             int64_t nums[] = {w->employees, w->employees_with_gaps, w->demanded,
                               w->open_gaps, w->unassessed,          w->gap_sum};
             for (size_t k = 0; k < 6; k++) {

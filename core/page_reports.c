@@ -635,26 +635,6 @@ static void rollup_render(struct api_req *r, int status, const struct report *q,
     page_render(r, status, "reports.html", data);
 }
 
-/* A CSV field: quoted when it holds ; " CR or LF. A text that Excel would take for a formula
- * (= + - @ first) gets a leading apostrophe, so that a name never runs as one. */
-static void csv_field(struct buf *b, const char *s)
-{
-    s = s ? s : "";
-    int formula = *s && strchr("=+-@\t\r", *s);
-    if (!formula && !strpbrk(s, ";\"\r\n")) {
-        buf_puts(b, s);
-        return;
-    }
-    buf_puts(b, formula ? "\"'" : "\"");
-    for (const char *c = s; *c; c++) {
-        if (*c == '"')
-            buf_puts(b, "\"\"");
-        else
-            buf_append(b, c, 1);
-    }
-    buf_puts(b, "\"");
-}
-
 static void report_csv_answer(struct api_req *r, const struct report *q, const struct gap_row *rows,
                               size_t n)
 {
@@ -683,14 +663,14 @@ static void report_csv_answer(struct api_req *r, const struct report *q, const s
             continue;
         if (!first)
             buf_puts(&b, ";");
-        csv_field(&b, line);
+        buf_csv_cell(&b, line);
         first = 0;
     }
     free(header);
     buf_puts(&b, "\r\n");
     for (size_t i = 0; i < n; i++) {
         const struct gap_row *w = &rows[i];
-        csv_field(&b, w->name);
+        buf_csv_cell(&b, w->name);
         int64_t nums[] = {w->employees, w->employees_with_gaps, w->demanded,
                           w->open_gaps, w->unassessed,          w->gap_sum};
         for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {

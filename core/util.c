@@ -145,6 +145,24 @@ void buf_json_string(struct buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
+void buf_csv_cell(struct buf *b, const char *s)
+{
+    if (!s)
+        return;
+    int formula = *s && strchr("=+-@\t\r", *s);
+    if (!formula && !strpbrk(s, ";\"\r\n")) {
+        buf_puts(b, s);
+        return;
+    }
+    buf_puts(b, formula ? "\"'" : "\"");
+    for (; *s; s++) {
+        if (*s == '"')
+            buf_puts(b, "\"");
+        buf_append(b, s, 1);
+    }
+    buf_puts(b, "\"");
+}
+
 void buf_free(struct buf *b)
 {
     free(b->data);

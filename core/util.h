@@ -35,6 +35,10 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string, quoted and escaped (hot JSON answers written by hand). */
 void buf_json_string(struct buf *b, const char *s);
+/* Appends s (NULL: nothing) as one cell of a semicolon-separated CSV for Excel: quoted when it
+ * holds ; " CR or LF, and with a ' before a leading = + - @ TAB or CR, so that Excel does not
+ * take the cell for a formula. */
+void buf_csv_cell(struct buf *b, const char *s);
 /* Appends a decimal integer, without printf's machinery (hot JSON answers). */
 void buf_putint(struct buf *b, int64_t v);
 void buf_free(struct buf *b);
