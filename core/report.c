@@ -136,6 +136,7 @@ struct attended {
 struct report_ctx {
     struct app *a;
     int64_t now;
+    int read_failed;            /* a read ended in an error (logged): nothing is made of it */
     /* requirements by id: text, system name */
     size_t nreq;
     char **req_text, **req_system;
@@ -180,6 +181,20 @@ static void ctx_free(struct report_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Steps st to its next row: 1 for a row, 0 at the end. An error ends it too; it is logged and
+ * noted in c, so that no report is made from part of the data. */
+static int row(struct report_ctx *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc != SQLITE_DONE) {
+        db_log_error(c->a->db, st);
+        c->read_failed = 1;
+    }
+    return 0;
+}
+
 static void ctx_requirements(struct report_ctx *c)
 {
     if (c->reqs_loaded)
@@ -187,7 +202,7 @@ static void ctx_requirements(struct report_ctx *c)
     c->reqs_loaded = 1;
     sqlite3_stmt *st = db_stmt(c->a->db, "SELECT r.id, r.text, s.name FROM requirement r "
                                          "JOIN system s ON s.id = r.system_id ORDER BY r.id DESC");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (!c->nreq) {   /* the first row has the highest id */
             c->nreq = (size_t)id + 1;
@@ -222,7 +237,7 @@ static void ctx_departments(struct report_ctx *c)
     sqlite3_stmt *st = db_stmt(c->a->db, "SELECT id, coalesce(parent_id, 0), "
                                          "coalesce(manager_id, 0), name FROM department "
                                          "ORDER BY id");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         if (c->ndepts == cap)
             c->depts = xrealloc(c->depts, (cap *= 2) * sizeof *c->depts);
         struct dept *d = &c->depts[c->ndepts++];
@@ -263,7 +278,7 @@ static void ctx_courses(struct report_ctx *c)
     json_t *by_id = json_object();   /* borrowed course objects */
     sqlite3_stmt *st = db_stmt(db, "SELECT id, title, system_id, series, series_order "
                                    "FROM course WHERE archived = 0 ORDER BY id");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         int64_t id = sqlite3_column_int64(st, 0);
         json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:b, s:[], s:[], s:[]}", "id",
                               (json_int_t)id, "title", text_json(db_text(st, 1)), "system_id",
@@ -284,7 +299,7 @@ static void ctx_courses(struct report_ctx *c)
     sqlite3_reset(st);
     char key[24];
     st = db_stmt(db, "SELECT course_id, prerequisite_id FROM course_prerequisite ORDER BY 1, 2");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         snprintf(key, sizeof key, "%lld", (long long)sqlite3_column_int64(st, 0));
         json_t *o = json_object_get(by_id, key);
         if (o)
@@ -294,7 +309,7 @@ static void ctx_courses(struct report_ctx *c)
     sqlite3_reset(st);
     st = db_stmt(db, "SELECT course_id, requirement_id, target_level FROM course_requirement "
                      "ORDER BY 1, 2");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         snprintf(key, sizeof key, "%lld", (long long)sqlite3_column_int64(st, 0));
         json_t *o = json_object_get(by_id, key);
         if (o)
@@ -309,7 +324,7 @@ static void ctx_courses(struct report_ctx *c)
                      "('approved', 'attended', 'absent')) FROM session s "
                      "WHERE s.cancelled = 0 AND s.starts_at > ? ORDER BY s.starts_at, s.id");
     sqlite3_bind_int64(st, 1, c->now);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         snprintf(key, sizeof key, "%lld", (long long)sqlite3_column_int64(st, 1));
         json_t *o = json_object_get(by_id, key);
         if (!o)
@@ -349,7 +364,7 @@ static void ctx_attended(struct report_ctx *c)
     sqlite3_stmt *st = db_stmt(c->a->db, "SELECT en.employee_id, s.course_id, s.starts_at "
                                          "FROM enrolment en JOIN session s ON s.id = en.session_id "
                                          "WHERE en.state = 'attended'");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         if (c->natt == cap)
             c->att = xrealloc(c->att, (cap *= 2) * sizeof *c->att);
         c->att[c->natt++] = (struct attended){sqlite3_column_int64(st, 0),
@@ -506,7 +521,7 @@ static void enrolments_read(struct report_ctx *c, int64_t employee_id, struct en
                   "JOIN course c ON c.id = s.course_id WHERE en.employee_id = ? "
                   "ORDER BY s.starts_at, en.id");
     sqlite3_bind_int64(st, 1, employee_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (row(c, st)) {
         const char *state = db_text(st, 1);
         int64_t course = sqlite3_column_int64(st, 2), starts = sqlite3_column_int64(st, 3),
                 ends = sqlite3_column_int64(st, 4);
@@ -573,7 +588,7 @@ static json_t *proposals_of(struct report_ctx *c, int64_t employee_id, const cha
     sqlite3_stmt *st = db_stmt(c->a->db, "SELECT profile_id FROM assignment WHERE "
                                          "employee_id = ? ORDER BY profile_id");
     sqlite3_bind_int64(st, 1, employee_id);
-    while (sqlite3_step(st) == SQLITE_ROW)
+    while (row(c, st))
         json_array_append_new(profiles, json_integer(sqlite3_column_int64(st, 0)));
     sqlite3_reset(st);
     json_t *employee = json_pack("{s:I, s:s, s:I, s:o}", "id", (json_int_t)employee_id, "name",
@@ -769,7 +784,7 @@ static json_t *courses_attended(struct report_ctx *c, const int64_t *emps, size_
         if (!info) {   /* archived: not in the catalogue the policy gets */
             sqlite3_stmt *st = db_stmt(c->a->db, "SELECT title FROM course WHERE id = ?");
             sqlite3_bind_int64(st, 1, t[k].course);
-            if (sqlite3_step(st) == SQLITE_ROW && db_text(st, 0)) {
+            if (row(c, st) && db_text(st, 0)) {
                 json_object_set_new(c->course_info, key,
                                     json_pack("{s:s, s:{}}", "title", db_text(st, 0), "sessions"));
                 info = json_object_get(c->course_info, key);
@@ -803,7 +818,7 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
     if (d->manager) {
         sqlite3_stmt *st = db_stmt(c->a->db, "SELECT name FROM employee WHERE id = ?");
         sqlite3_bind_int64(st, 1, d->manager);
-        if (sqlite3_step(st) == SQLITE_ROW)
+        if (row(c, st))
             manager = json_pack("{s:I, s:o}", "id", (json_int_t)d->manager, "name",
                                 text_json(db_text(st, 0)));
         sqlite3_reset(st);
@@ -877,7 +892,7 @@ static int department_data(struct report_ctx *c, const struct report_params *p, 
                                              "employee_id = ? AND source = 'self'");
         sqlite3_bind_int64(st, 1, top[i].id);
         json_t *last = json_null();
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        if (row(c, st) && sqlite3_column_type(st, 0) != SQLITE_NULL)
             last = iso_json(sqlite3_column_int64(st, 0));
         sqlite3_reset(st);
         const struct dept *ed = dept_of(c, gap_employee_department(gx, top[i].id));
@@ -1070,15 +1085,24 @@ static int data_in(struct report_ctx *c, const char *name, const struct report_p
                    json_t **data, struct derr *e)
 {
     *data = NULL;
+    c->read_failed = 0;
+    int rc;
     if (!strcmp(name, REPORT_EMPLOYEE))
-        return employee_data(c, p, data, e);
-    if (!strcmp(name, REPORT_DEPARTMENT))
-        return department_data(c, p, data, e);
-    if (!strcmp(name, REPORT_ORGANISATION))
-        return organisation_data(c, p, data);
-    if (!strcmp(name, REPORT_GAPS))
-        return gaps_data(c, p, data, e);
-    return derr(e, 404, "not_found", NULL, "there is no report named '%s'", name);
+        rc = employee_data(c, p, data, e);
+    else if (!strcmp(name, REPORT_DEPARTMENT))
+        rc = department_data(c, p, data, e);
+    else if (!strcmp(name, REPORT_ORGANISATION))
+        rc = organisation_data(c, p, data);
+    else if (!strcmp(name, REPORT_GAPS))
+        rc = gaps_data(c, p, data, e);
+    else
+        return derr(e, 404, "not_found", NULL, "there is no report named '%s'", name);
+    if (rc == 0 && c->read_failed) {
+        json_decref(*data);
+        *data = NULL;
+        return derr(e, 500, "internal", NULL, "the database could not be read (see the log)");
+    }
+    return rc;
 }
 
 int report_data(struct app *a, const char *name, const struct report_params *p, int64_t now,
@@ -1413,6 +1437,10 @@ static int job_step(struct app *a, void *state, const struct sched_run *run, int
         ctx_attended(&j->ctx);
         j->warm = 1;
         j->warm_us = util_monotonic_us() - t0;
+        if (j->ctx.read_failed) {
+            *err = xstrdup("the names, courses and attendance could not be read (see the log)");
+            return -1;
+        }
         return 1;
     }
     /* Then the effect of each course attended, one course at a time (course_effect reads each
