@@ -24,7 +24,6 @@
 #include "org.h"
 #include "report.h"
 #include "router.h"
-#include "trend.h"
 #include "util.h"
 #include "view.h"
 #include "web.h"
@@ -1039,21 +1038,6 @@ static json_t *employee_options(struct api_req *r)
     return out;
 }
 
-/* A chart's title in the page's language, from the trend page's words. Owned. */
-static char *chart_title(struct api_req *r, const char *metric, const char *name)
-{
-    json_t *d = json_pack("{s:b, s:s, s:s}", "bare", 1, "metric", metric, "name", name);
-    char *text = NULL, *err = NULL;
-    size_t len;
-    if (view_render(r->app->view, "trend_title.html", d, r->lang, &text, &len, &err)) {
-        fprintf(stderr, "evne: trend_title.html: %s\n", err);
-        free(err);
-        text = xstrdup(name);
-    }
-    json_decref(d);
-    return text;
-}
-
 /* The department report's trend as two line charts: coverage and gap sum. Owned array of
  * {metric, svg, title}. */
 static json_t *monthly_charts(struct api_req *r, const json_t *data)
@@ -1064,21 +1048,9 @@ static json_t *monthly_charts(struct api_req *r, const json_t *data)
     json_t *charts = json_array();
     static const char *const metrics[] = {"coverage", "gap_sum"};
     for (size_t m = 0; m < 2; m++) {
-        json_t *points = json_array(), *pt;
-        size_t i;
-        json_array_foreach(trend, i, pt) {
-            json_array_append_new(points, json_pack("{s:O, s:O}", "period",
-                                                    json_object_get(pt, "period"), "value",
-                                                    json_object_get(pt, metrics[m])));
-        }
-        json_t *lines = json_pack("[{s:s, s:o}]", "name", name ? name : "", "points", points);
-        char *title = chart_title(r, metrics[m], name ? name : "");
-        char *svg = trend_svg(lines, metrics[m], title, r->lang);
-        json_array_append_new(charts, json_pack("{s:s, s:s, s:s}", "metric", metrics[m], "svg",
-                                                svg, "title", title));
-        free(svg);
-        free(title);
-        json_decref(lines);
+        json_t *o = page_trend_chart(r, trend, metrics[m], name ? name : "");
+        json_object_set_new(o, "metric", json_string(metrics[m]));
+        json_array_append_new(charts, o);
     }
     return charts;
 }

@@ -182,8 +182,8 @@ static json_t *line_of(const json_t *series, const char *metric, const char *nam
     return json_pack("[{s:s, s:o}]", "name", name, "points", points);
 }
 
-static json_t *chart(struct api_req *r, const json_t *series, const char *metric,
-                     const char *name)
+json_t *page_trend_chart(struct api_req *r, const json_t *series, const char *metric,
+                         const char *name)
 {
     char *title = chart_title(r, metric, name);
     json_t *lines = line_of(series, metric, name);
@@ -250,8 +250,8 @@ static void page_trend(struct api_req *r)
     if (json_array_size(series)) {
         /* the line's end label names the organisation as the page does */
         char *label = chart_title(r, "name", name);
-        json_object_set_new(data, "coverage", chart(r, series, "coverage", label));
-        json_object_set_new(data, "gap_sum", chart(r, series, "gap_sum", label));
+        json_object_set_new(data, "coverage", page_trend_chart(r, series, "coverage", label));
+        json_object_set_new(data, "gap_sum", page_trend_chart(r, series, "gap_sum", label));
         free(label);
     }
     json_object_set_new(data, "points", series);

@@ -49,6 +49,11 @@ void page_error(struct api_req *r, int status, const char *message_key);
  * self-assessment, a manager's and an adviser's view of an employee show. Owned. */
 json_t *page_employee_systems(struct app *a, int64_t employee_id);
 
+/* One entity's series (trend.h) as a line chart of metric ("coverage" or "gap_sum"): {svg,
+ * title}, the title from the locales naming name (NULL: the organisation). page_trend.c; owned. */
+json_t *page_trend_chart(struct api_req *r, const json_t *series, const char *metric,
+                         const char *name);
+
 /* Each page module has its routes: page_me.c (employee) below, and tables from page_team.c
  * (manager), page_adviser.c (systems, requirements, the profile matrix), page_reports.c (gap
  * reports, people search), page_admin.c (users, departments) and page_rules.c (the rules). */
