@@ -120,6 +120,13 @@ int auth_token_revoke(struct db *db, const char *hex)
     return db_exec_stmt(db, st);
 }
 
+int auth_tokens_revoke_all(struct db *db, int64_t employee_id)
+{
+    sqlite3_stmt *st = db_stmt(db, "DELETE FROM token WHERE employee_id = ?");
+    sqlite3_bind_int64(st, 1, employee_id);
+    return db_exec_stmt(db, st);
+}
+
 json_t *auth_roles_json(unsigned roles)
 {
     json_t *a = json_array();

@@ -43,6 +43,9 @@ int auth_token_create(struct db *db, int64_t employee_id, char hex[AUTH_TOKEN_HE
  * is valid and unexpired and its employee is active; -1 otherwise. */
 int auth_token_check(struct db *db, const char *hex, struct principal *who);
 int auth_token_revoke(struct db *db, const char *hex);
+/* Ends every session of employee_id (archived, or a new password): 0 or -1 (db error, logged).
+ * Inside the caller's transaction. */
+int auth_tokens_revoke_all(struct db *db, int64_t employee_id);
 
 /* A cache of checked tokens, so that a request does not ask the database who is calling.
  * Entries carry the generation they were checked at; the caller bumps its generation after any

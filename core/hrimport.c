@@ -1760,7 +1760,7 @@ static int write_all(struct hrimport *im, struct app *a, struct touched *depts,
             return rc;
         touch(emps, e->id);
     }
-    /* 5. a deactivated person's sessions end with the change, as org.c's archiving does */
+    /* 5. a deactivated person's sessions end with the change, as archiving one does (org.c) */
     for (size_t i = 0; i < emps->n; i++) {
         size_t e = imap_get(&im->emp_by_id, emps->ids[i]);
         int archived_now = e != NONE && (im->emps[e].row == NONE
@@ -1768,9 +1768,7 @@ static int write_all(struct hrimport *im, struct app *a, struct touched *depts,
                                              : !im->erows[im->emps[e].row].active);
         if (!archived_now || im->emps[e].archived)
             continue;
-        sqlite3_stmt *st = db_stmt(db, "DELETE FROM token WHERE employee_id = ?");
-        sqlite3_bind_int64(st, 1, emps->ids[i]);
-        if (db_exec_stmt(db, st))
+        if (auth_tokens_revoke_all(db, emps->ids[i]))
             return -1;
     }
     /* 6. managers, now that everyone has an id */

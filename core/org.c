@@ -378,9 +378,7 @@ int org_employee_update(struct app *a, int64_t id, const json_t *body, const cha
     if (ok && (f.archived > 0 || password_hash)) {
         /* An archived person, or one whose password was reset, can no longer use the tokens
          * handed out before. */
-        st = db_stmt(a->db, "DELETE FROM token WHERE employee_id = ?");
-        sqlite3_bind_int64(st, 1, id);
-        ok = db_exec_stmt(a->db, st) == 0;
+        ok = auth_tokens_revoke_all(a->db, id) == 0;
     }
     if (!ok || db_commit(a->db)) {
         db_rollback(a->db);
