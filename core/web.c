@@ -263,6 +263,25 @@ static void nav_one_current(json_t *nav)
 }
 
 /* What a person's roles let them reach, in the order of their working day. */
+/* Whether a request came from a page of this server: the browser says so (Sec-Fetch-Site), or,
+ * for one too old to say, its Referer names this host. A GET with side effects (the language
+ * switch) asks this, so that a link on another site cannot change what is stored. */
+static int from_our_pages(const struct http_request *req)
+{
+    const char *site = http_header(req, "sec-fetch-site");
+    if (site)
+        return !strcmp(site, "same-origin");
+    const char *referer = http_header(req, "referer"), *host = http_header(req, "host");
+    if (!referer || !host || !*host)
+        return 0;
+    const char *p = strstr(referer, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    size_t n = strlen(host);
+    return !strncmp(p, host, n) && (p[n] == '/' || p[n] == '\0');
+}
+
 /* The query of a GET without its lang parameters, as sent (still percent-encoded): the language
  * links keep the page's other parameters (the chosen department, a search). "" for a POST. */
 static char *query_without_lang(const struct http_request *req)
@@ -695,8 +714,9 @@ void web_dispatch(struct app *a, struct http_request *req)
     char addr[64];
     http_client_addr(req, addr);
     audit_context_set(r->who.employee_id, addr);
-    /* Switching the language switches it for the person's mail too. */
-    if (r->set_lang && r->who.employee_id)
+    /* Switching the language on our own pages switches it for the person's mail too; a link
+     * from elsewhere changes only what this browser shows. */
+    if (r->set_lang && r->who.employee_id && from_our_pages(req))
         org_employee_set_lang(a, r->who.employee_id, r->lang);
     route->handler(r);
     audit_context_clear();

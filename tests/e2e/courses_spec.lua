@@ -918,12 +918,24 @@ describe("courses", function()
     it("stores the language a logged-in person switches to on the pages", function()
       local P = require("pagekit")
       local cookie = P.login(srv, "tom", srv.passwords.tom)
-      local status, html, headers = P.page(srv, cookie, "GET", "/me?lang=en")
+      -- the language links of our own pages (a browser says so, or names the page it came from)
+      local ours = { "Sec-Fetch-Site: same-origin" }
+      local status, html, headers = P.page(srv, cookie, "GET", "/me?lang=en", nil, ours)
       assert.equal(200, status)
       assert.truthy(html:find('lang="en"', 1, true))
       assert.truthy((headers["set-cookie"] or ""):find("evne_lang=en", 1, true))
       assert.equal("en", srv:expect(200, "GET", "/employees/" .. tom).lang)
-      status = P.page(srv, cookie, "GET", "/me?lang=nb")
+      status = P.page(srv, cookie, "GET", "/me?lang=nb", nil,
+                      { "Referer: http://127.0.0.1/me?lang=en" })
+      assert.equal(200, status)
+      assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
+      -- a link from another site changes what this browser shows, not what is stored
+      status, html = P.page(srv, cookie, "GET", "/me?lang=en", nil, { "Sec-Fetch-Site: cross-site" })
+      assert.equal(200, status)
+      assert.truthy(html:find('lang="en"', 1, true))
+      assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
+      status = P.page(srv, cookie, "GET", "/me?lang=en", nil,
+                      { "Referer: https://elsewhere.example/evne-link" })
       assert.equal(200, status)
       assert.equal("nb", srv:expect(200, "GET", "/employees/" .. tom).lang)
       -- without a session the switch is the browser's alone
